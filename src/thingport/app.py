@@ -1,0 +1,94 @@
+"""ASGI app factory: the lifespan builds the platform, loads demo data, starts the virtual
+devices, and mounts every dialect under its own prefix with its own OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from thingport.demo.data import DemoInfo, load_demo
+from thingport.demo.simulator import Simulator
+from thingport.dialects.smartmocha.router import build_app as build_smartmocha
+from thingport.platform import Platform
+from thingport.settings import Settings
+
+
+@dataclass(frozen=True)
+class MountedApi:
+    name: str
+    prefix: str
+    base_path: str
+    app: FastAPI
+
+
+@dataclass(frozen=True)
+class StartupInfo:
+    settings: Settings
+    apis: tuple[MountedApi, ...]
+    demo: DemoInfo | None
+
+
+Announce = Callable[[StartupInfo], None]
+
+
+def build_apis() -> tuple[MountedApi, ...]:
+    return (MountedApi("Smart Mocha", "/smartmocha", "/smartmocha/v0", build_smartmocha()),)
+
+
+def create_app(
+    settings: Settings, *, announce: Announce | None = None, platform: Platform | None = None
+) -> FastAPI:
+    apis = build_apis()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = platform or Platform(settings)
+        await running.migrate()
+        for api in apis:
+            api.app.state.platform = running
+        app.state.platform = running
+        demo = await load_demo(running) if settings.demo else None
+        simulator_task = None
+        if settings.virtual_devices:
+            simulator_task = asyncio.create_task(Simulator(running).run(), name="virtual-devices")
+        app.state.ready = True
+        if announce:
+            announce(StartupInfo(settings, apis, demo))
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            if simulator_task:
+                simulator_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await simulator_task
+            await running.close()
+
+    app = FastAPI(title="Thingport", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.ready = False
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if not app.state.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/")
+    async def index() -> dict[str, object]:
+        return {
+            "name": "Thingport",
+            "apis": [
+                {"name": api.name, "url": api.base_path, "docs": f"{api.prefix}/docs"}
+                for api in apis
+            ],
+        }
+
+    for api in apis:
+        app.mount(api.prefix, api.app)
+    return app

@@ -1,0 +1,174 @@
+"""`thingport serve | migrate | demo | user create | token create`."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from thingport.app import StartupInfo, create_app
+from thingport.core.accounts.schemas import UserCreate
+from thingport.demo.data import load_demo
+from thingport.kit.errors import ThingportError
+from thingport.platform import Platform
+from thingport.settings import Settings
+
+app = typer.Typer(help="Thingport: a self-hosted IoT device cloud.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+console = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Directory of the embedded database.")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="e.g. postgresql+asyncpg://user@127.0.0.1/thingport"),
+]
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **extra: object) -> Settings:
+    overrides: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _run(settings: Settings, job: Callable[[Platform], Awaitable[T]]) -> T:
+    async def main() -> T:
+        platform = Platform(settings)
+        try:
+            await platform.migrate()
+            return await job(platform)
+        finally:
+            await platform.close()
+
+    try:
+        return asyncio.run(main())
+    except ThingportError as error:
+        console.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
+
+
+def _announce(info: StartupInfo) -> None:
+    # Plain lines, not a table: URLs must stay whole and copyable in any terminal width.
+    base = info.settings.base_url
+    console.print("[bold]Thingport is running[/bold]", soft_wrap=True)
+    for api in info.apis:
+        console.print(
+            f"  {api.name}: {base}{api.base_path}   docs: {base}{api.prefix}/docs", soft_wrap=True
+        )
+    console.print(f"  health: {base}/healthz", soft_wrap=True)
+    console.print(f"  database: {info.settings.effective_database_url}", soft_wrap=True)
+    if info.demo:
+        console.print(
+            f"  demo user: {info.demo.username} (password {info.demo.password})", soft_wrap=True
+        )
+        console.print(f"  demo API token (new at every start): {info.demo.token}", soft_wrap=True)
+        console.print(
+            f"  try: curl -u {info.demo.token}: {base}/smartmocha/v0/devices", soft_wrap=True
+        )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Load demo data and virtual devices.")
+    ] = False,
+) -> None:
+    """Run the server (migrates the database first)."""
+    settings = _settings(data_dir, database_url, host=host, port=port, demo=demo or None)
+    config = uvicorn.Config(
+        create_app(settings, announce=_announce),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Create or upgrade the database schema."""
+
+    async def nothing(_platform: Platform) -> None:
+        return None
+
+    settings = _settings(data_dir, database_url)
+    _run(settings, nothing)
+    console.print(f"database is up to date: {settings.effective_database_url}")
+
+
+@app.command()
+def demo(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Load the demo data into the database and print the demo token."""
+    info = _run(_settings(data_dir, database_url), load_demo)
+    console.print(f"demo data loaded; user {info.username}, devices: {', '.join(info.devices)}")
+    typer.echo(info.token)
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    email: Annotated[str, typer.Option("--email", help="E-mail address.")],
+    password: Annotated[
+        str | None, typer.Option("--password", help="Prompted for when not given.")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a user."""
+    if password is None:
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            console.print("[red]error:[/red] the passwords differ")
+            raise typer.Exit(1)
+    try:
+        data = UserCreate(
+            username=username, email=email, password=password, role="admin" if admin else "user"
+        )
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+
+    async def create(platform: Platform) -> None:
+        async with platform.core() as core:
+            await core.accounts.create_user(data)
+
+    _run(_settings(data_dir, database_url), create)
+    console.print(f"user {username} created")
+
+
+@token_app.command("create")
+def token_create(
+    username: str,
+    name: Annotated[str, typer.Option("--name", help="A label for the token.")] = "cli",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token and print only the token (it is not shown again)."""
+
+    async def issue(platform: Platform) -> str:
+        async with platform.core() as core:
+            user = await core.accounts.get_user(username)
+            return (await core.accounts.issue_api_key(user.id, name)).token
+
+    typer.echo(_run(_settings(data_dir, database_url), issue))

@@ -1,0 +1,52 @@
+"""All SQL of the accounts domain."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thingport.core.accounts.models import ApiKey, GroupMember, User
+
+
+class AccountsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, obj: User | ApiKey) -> None:
+        self.session.add(obj)
+        await self.session.flush()
+
+    async def user_by_id(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def user_by_username(self, username: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.username == username))
+        return result.scalar_one_or_none()
+
+    async def user_by_login(self, login: str) -> User | None:
+        """A user by username or e-mail, as people type either into a login form."""
+        result = await self.session.execute(
+            select(User).where((User.username == login) | (User.email == login))
+        )
+        return result.scalars().first()
+
+    async def username_or_email_taken(self, username: str, email: str) -> bool:
+        result = await self.session.execute(
+            select(User.id).where((User.username == username) | (User.email == email)).limit(1)
+        )
+        return result.first() is not None
+
+    async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
+        result = await self.session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
+        return result.scalar_one_or_none()
+
+    async def delete_api_keys_named(self, user_id: int, name: str) -> None:
+        await self.session.execute(
+            delete(ApiKey).where(ApiKey.user_id == user_id, ApiKey.name == name)
+        )
+
+    async def group_ids_of(self, user_id: int) -> frozenset[int]:
+        result = await self.session.execute(
+            select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+        )
+        return frozenset(result.scalars().all())

@@ -1,0 +1,45 @@
+"""What the accounts service takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, Field
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, with the groups they belong to."""
+
+    user_id: int
+    username: str
+    role: str = "user"
+    group_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    email: EmailStr
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+    role: str = Field(default="user", pattern="^(user|admin)$")
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    email: str
+    role: str
+    created_at: datetime
+
+
+class IssuedApiKey(BaseModel):
+    """The only moment the plain token exists: returned once, then only its hash is kept."""
+
+    id: int
+    name: str
+    token: str

@@ -1,0 +1,106 @@
+"""The accounts domain: users, API keys, and turning credentials into a principal.
+
+Every dialect authenticates through `AccountsService.authenticate_*`, so the rules for tokens and
+passwords live here once.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from thingport.core.accounts.models import ApiKey, User
+from thingport.core.accounts.passwords import (
+    hash_password,
+    hash_secret,
+    secret_matches,
+    verify_password,
+)
+from thingport.core.accounts.repository import AccountsRepository
+from thingport.core.accounts.schemas import IssuedApiKey, Principal, UserCreate, UserOut
+from thingport.kit.errors import Conflict, NotFound, Unauthenticated
+from thingport.storage.engine import UnitOfWork
+
+# Token layout: "tp_<prefix>_<secret>". The prefix finds the row; only the secret's hash is stored.
+TOKEN_TAG = "tp"
+_PREFIX_BYTES = 6
+_SECRET_BYTES = 24
+
+
+def _split_token(token: str) -> tuple[str, str] | None:
+    parts = token.split("_")
+    if len(parts) != 3 or parts[0] != TOKEN_TAG or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+class AccountsService:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.repo = AccountsRepository(uow.session)
+
+    async def create_user(self, data: UserCreate) -> UserOut:
+        if await self.repo.username_or_email_taken(data.username, data.email):
+            raise Conflict("username or email is already taken", field="username")
+        user = User(
+            username=data.username,
+            email=data.email,
+            role=data.role,
+            password_hash=hash_password(data.password) if data.password else None,
+        )
+        await self.repo.add(user)
+        return UserOut.model_validate(user, from_attributes=True)
+
+    async def get_user(self, username: str) -> UserOut:
+        user = await self.repo.user_by_username(username)
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        return UserOut.model_validate(user, from_attributes=True)
+
+    async def issue_api_key(
+        self, user_id: int, name: str, *, replace: bool = False
+    ) -> IssuedApiKey:
+        """Create an API key and return its token; this is the only time the token is visible.
+
+        With replace=True, earlier keys of that user with the same name are revoked first (the demo
+        key is rotated on every start this way).
+        """
+        if replace:
+            await self.repo.delete_api_keys_named(user_id, name)
+        prefix = secrets.token_hex(_PREFIX_BYTES)
+        secret = secrets.token_urlsafe(_SECRET_BYTES).replace("_", "-")
+        key = ApiKey(user_id=user_id, name=name, prefix=prefix, secret_hash=hash_secret(secret))
+        await self.repo.add(key)
+        return IssuedApiKey(id=key.id, name=name, token=f"{TOKEN_TAG}_{prefix}_{secret}")
+
+    async def _principal(self, user: User) -> Principal:
+        return Principal(
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            group_ids=await self.repo.group_ids_of(user.id),
+        )
+
+    async def authenticate_token(self, token: str) -> Principal:
+        parts = _split_token(token.strip())
+        key = await self.repo.api_key_by_prefix(parts[0]) if parts else None
+        if parts is None or key is None or not secret_matches(key.secret_hash, parts[1]):
+            raise Unauthenticated("invalid API token")
+        user = await self.repo.user_by_id(key.user_id)
+        if user is None:  # pragma: no cover - the foreign key cascades
+            raise Unauthenticated("invalid API token")
+        return await self._principal(user)
+
+    async def authenticate_password(self, login: str, password: str) -> Principal:
+        user = await self.repo.user_by_login(login)
+        if (
+            user is None
+            or not user.password_hash
+            or not verify_password(user.password_hash, password)
+        ):
+            raise Unauthenticated("invalid username or password")
+        return await self._principal(user)
+
+    async def authenticate_basic(self, username: str, password: str) -> Principal:
+        """HTTP Basic: an API token as user name with an empty password, or a real login."""
+        if password == "":
+            return await self.authenticate_token(username)
+        return await self.authenticate_password(username, password)

@@ -1,0 +1,72 @@
+"""Tables of the devices domain: device types, devices (with parent/child) and group shares."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from thingport.storage.base import Base, JSONDoc, UTCDateTime, json_default, utcnow
+
+
+class DeviceType(Base):
+    __tablename__ = "device_types"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    # The public id dialects with string ids show (a hardware serial, or a generated one).
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("device_types.id", ondelete="SET NULL"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    hardware_id: Mapped[str | None] = mapped_column(String(100))
+    firmware_version: Mapped[str | None] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=json_default)
+    # Only the states a person sets; new/online/offline are derived from last_seen.
+    admin_state: Mapped[str] = mapped_column(String(16), default="active")
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deployed: Mapped[bool] = mapped_column(Boolean, default=False)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    elevation: Mapped[float | None] = mapped_column(Float)
+    city: Mapped[str | None] = mapped_column(String(100))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    exposure: Mapped[str | None] = mapped_column(String(16))
+    address: Mapped[str | None] = mapped_column(String(255))
+    virtual: Mapped[bool] = mapped_column(Boolean, default=False)
+    virtual_interval_s: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeviceGroup(Base):
+    """A device shared with a group: its members may read it."""
+
+    __tablename__ = "device_groups"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

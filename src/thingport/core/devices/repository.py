@@ -1,0 +1,99 @@
+"""All SQL of the devices domain."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thingport.core.accounts.schemas import Principal
+from thingport.core.devices.models import Device, DeviceGroup, DeviceType
+
+
+class DevicesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, obj: Device | DeviceType) -> None:
+        self.session.add(obj)
+        await self.session.flush()
+
+    async def by_key(self, key: str) -> Device | None:
+        result = await self.session.execute(select(Device).where(Device.key == key))
+        return result.scalar_one_or_none()
+
+    async def by_id(self, device_id: int) -> Device | None:
+        return await self.session.get(Device, device_id)
+
+    async def key_taken(self, key: str) -> bool:
+        result = await self.session.execute(select(Device.id).where(Device.key == key))
+        return result.first() is not None
+
+    async def visible_to(self, principal: Principal) -> Sequence[Device]:
+        """Devices the principal owns or that are shared with one of its groups."""
+        query = select(Device).order_by(Device.id)
+        if not principal.is_admin:
+            shared = select(DeviceGroup.device_id).where(
+                DeviceGroup.group_id.in_(principal.group_ids)
+            )
+            query = query.where(or_(Device.owner_id == principal.user_id, Device.id.in_(shared)))
+        result = await self.session.execute(query)
+        return result.scalars().all()
+
+    async def virtual_devices(self) -> Sequence[Device]:
+        result = await self.session.execute(select(Device).where(Device.virtual.is_(True)))
+        return result.scalars().all()
+
+    async def group_ids(self, device_id: int) -> list[int]:
+        result = await self.session.execute(
+            select(DeviceGroup.group_id).where(DeviceGroup.device_id == device_id)
+        )
+        return list(result.scalars().all())
+
+    async def children_keys(self, device_ids: Sequence[int]) -> dict[int, list[str]]:
+        children: dict[int, list[str]] = defaultdict(list)
+        if not device_ids:
+            return children
+        result = await self.session.execute(
+            select(Device.parent_id, Device.key)
+            .where(Device.parent_id.in_(device_ids))
+            .order_by(Device.id)
+        )
+        for parent_id, key in result.all():
+            if parent_id is not None:
+                children[parent_id].append(key)
+        return children
+
+    async def keys_by_id(self, device_ids: Sequence[int]) -> dict[int, str]:
+        if not device_ids:
+            return {}
+        result = await self.session.execute(
+            select(Device.id, Device.key).where(Device.id.in_(device_ids))
+        )
+        return {row[0]: row[1] for row in result.all()}
+
+    async def type_names(self, type_ids: Sequence[int]) -> dict[int, str]:
+        if not type_ids:
+            return {}
+        result = await self.session.execute(
+            select(DeviceType.id, DeviceType.name).where(DeviceType.id.in_(type_ids))
+        )
+        return {row[0]: row[1] for row in result.all()}
+
+    async def type_by_name(self, name: str) -> DeviceType | None:
+        result = await self.session.execute(select(DeviceType).where(DeviceType.name == name))
+        return result.scalar_one_or_none()
+
+    async def touch(self, device_id: int, seen_at: datetime) -> None:
+        """Move last_seen forward (never back: late, back-filled data must not hide a device)."""
+        await self.session.execute(
+            update(Device)
+            .where(
+                Device.id == device_id,
+                or_(Device.last_seen_at.is_(None), Device.last_seen_at < seen_at),
+            )
+            .values(last_seen_at=seen_at)
+        )

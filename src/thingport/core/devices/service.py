@@ -1,0 +1,228 @@
+"""The devices domain: registration, lookup, update, hierarchy, sharing rules and status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from thingport.core.accounts.access import can_change, can_read
+from thingport.core.accounts.schemas import Principal
+from thingport.core.devices.models import Device, DeviceType
+from thingport.core.devices.repository import DevicesRepository
+from thingport.core.devices.schemas import DeviceCreate, DeviceFields, DeviceOut, DeviceUpdate
+from thingport.core.devices.status import derive_status
+from thingport.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from thingport.kit.ids import device_key
+from thingport.storage.base import utcnow
+from thingport.storage.engine import UnitOfWork
+
+# Columns copied one to one from DeviceFields; type and parent are resolved to ids separately.
+_PLAIN_FIELDS = (
+    "name",
+    "description",
+    "hardware_id",
+    "firmware_version",
+    "deployed",
+    "public",
+    "latitude",
+    "longitude",
+    "elevation",
+    "city",
+    "country_code",
+    "exposure",
+    "address",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRef:
+    """A device another domain may act on, after the access check."""
+
+    id: int
+    key: str
+    name: str | None
+    owner_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualDevice:
+    """A demo device that produces readings by itself, within the ranges of its properties."""
+
+    ref: DeviceRef
+    interval_s: float | None
+    ranges: dict[str, tuple[float, float]]
+
+
+def _simulation_ranges(properties: dict[str, object]) -> dict[str, tuple[float, float]]:
+    ranges: dict[str, tuple[float, float]] = {}
+    spec = properties.get("simulation")
+    if isinstance(spec, dict):
+        for key, bounds in spec.items():
+            if isinstance(bounds, list) and len(bounds) == 2:
+                ranges[str(key)] = (float(bounds[0]), float(bounds[1]))
+    return ranges
+
+
+class DevicesService:
+    def __init__(self, uow: UnitOfWork, *, online_window: timedelta) -> None:
+        self.repo = DevicesRepository(uow.session)
+        self.online_window = online_window
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _readable(self, principal: Principal | None, key: str) -> Device:
+        device = await self.repo.by_key(key)
+        if device is None or not can_read(
+            principal,
+            owner_id=device.owner_id,
+            group_ids=await self.repo.group_ids(device.id),
+            public=device.public,
+        ):
+            raise NotFound(f"device {key!r} not found", field="device_id")
+        return device
+
+    async def _changeable(self, principal: Principal, key: str) -> Device:
+        device = await self._readable(principal, key)
+        if not can_change(principal, owner_id=device.owner_id):
+            raise Forbidden(f"you may read device {key!r} but not change it")
+        return device
+
+    async def resolve(
+        self, principal: Principal | None, key: str, *, change: bool = False
+    ) -> DeviceRef:
+        if not change:
+            device = await self._readable(principal, key)
+        elif principal is None:
+            raise Unauthenticated("authentication is required to change a device")
+        else:
+            device = await self._changeable(principal, key)
+        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
+    async def get(self, principal: Principal | None, key: str) -> DeviceOut:
+        device = await self._readable(principal, key)
+        return (await self._render([device]))[0]
+
+    async def list_visible(self, principal: Principal) -> list[DeviceOut]:
+        return await self._render(await self.repo.visible_to(principal))
+
+    async def virtual_devices(self) -> list[VirtualDevice]:
+        return [
+            VirtualDevice(
+                ref=DeviceRef(id=d.id, key=d.key, name=d.name, owner_id=d.owner_id),
+                interval_s=d.virtual_interval_s,
+                ranges=_simulation_ranges(d.properties),
+            )
+            for d in await self.repo.virtual_devices()
+        ]
+
+    async def _render(self, devices: Sequence[Device]) -> list[DeviceOut]:
+        ids = [d.id for d in devices]
+        children = await self.repo.children_keys(ids)
+        parents = await self.repo.keys_by_id([d.parent_id for d in devices if d.parent_id])
+        types = await self.repo.type_names([d.type_id for d in devices if d.type_id])
+        now = utcnow()
+        return [
+            DeviceOut(
+                id=d.id,
+                uuid=d.uuid,
+                key=d.key,
+                name=d.name,
+                description=d.description,
+                type=types.get(d.type_id) if d.type_id else None,
+                parent=parents.get(d.parent_id) if d.parent_id else None,
+                children=children.get(d.id, []),
+                owner_id=d.owner_id,
+                hardware_id=d.hardware_id,
+                firmware_version=d.firmware_version,
+                properties=d.properties,
+                status=derive_status(
+                    admin_state=d.admin_state,
+                    last_seen_at=d.last_seen_at,
+                    now=now,
+                    online_window=self.online_window,
+                ),
+                last_seen_at=d.last_seen_at,
+                deployed=d.deployed,
+                public=d.public,
+                latitude=d.latitude,
+                longitude=d.longitude,
+                elevation=d.elevation,
+                city=d.city,
+                country_code=d.country_code,
+                exposure=d.exposure,
+                address=d.address,
+                virtual=d.virtual,
+                virtual_interval_s=d.virtual_interval_s,
+                created_at=d.created_at,
+                updated_at=d.updated_at,
+            )
+            for d in devices
+        ]
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, data: DeviceCreate) -> DeviceOut:
+        key = data.key or device_key()
+        if await self.repo.key_taken(key):
+            # Public ids are global (they are hardware serials), so a clash is a clash.
+            raise Conflict(f"a device with id {key!r} already exists", field="id")
+        device = Device(key=key, owner_id=principal.user_id, properties={})
+        await self._apply(principal, device, data, data.model_fields_set)
+        device.virtual = data.virtual_interval_s is not None
+        await self.repo.add(device)
+        return (await self._render([device]))[0]
+
+    async def update(self, principal: Principal, key: str, data: DeviceUpdate) -> DeviceOut:
+        device = await self._changeable(principal, key)
+        await self._apply(principal, device, data, data.model_fields_set)
+        device.updated_at = utcnow()
+        await self.repo.session.flush()
+        return (await self._render([device]))[0]
+
+    async def _apply(
+        self, principal: Principal, device: Device, data: DeviceFields, fields: set[str]
+    ) -> None:
+        for name in _PLAIN_FIELDS:
+            if name in fields:
+                value = getattr(data, name)
+                if value is None and name in ("deployed", "public"):
+                    raise InvalidInput(f"{name} must be true or false", field=name)
+                setattr(device, name, value)
+        if "properties" in fields:
+            device.properties = dict(data.properties or {})
+        if "type" in fields:
+            device.type_id = (await self._type(data.type)).id if data.type else None
+        if "parent" in fields:
+            device.parent_id = await self._parent_id(principal, device, data.parent)
+        if "virtual_interval_s" in fields:
+            device.virtual_interval_s = data.virtual_interval_s
+
+    async def _type(self, name: str) -> DeviceType:
+        device_type = await self.repo.type_by_name(name)
+        if device_type is None:
+            device_type = DeviceType(name=name)
+            await self.repo.add(device_type)
+        return device_type
+
+    async def _parent_id(
+        self, principal: Principal, device: Device, parent_key: str | None
+    ) -> int | None:
+        if parent_key is None:
+            return None
+        if parent_key == device.key:
+            raise InvalidInput("a device cannot be its own parent", field="parent")
+        try:
+            parent = await self._changeable(principal, parent_key)
+        except (NotFound, Forbidden) as error:
+            raise InvalidInput(f"parent device {parent_key!r} not found", field="parent") from error
+        # Walk up from the new parent: finding this device there would close a cycle.
+        ancestor: Device | None = parent
+        while ancestor is not None and ancestor.parent_id is not None:
+            if device.id is not None and ancestor.parent_id == device.id:
+                raise InvalidInput("that parent would create a cycle", field="parent")
+            ancestor = await self.repo.by_id(ancestor.parent_id)
+        return parent.id
+
+    async def touch(self, device_id: int, seen_at: datetime | None = None) -> None:
+        await self.repo.touch(device_id, seen_at or utcnow())

@@ -1,0 +1,19 @@
+"""A device's status is derived from when it was last seen, never stored (it would go stale)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from thingport.core.devices.schemas import DeviceStatus
+
+
+def derive_status(
+    *, admin_state: str, last_seen_at: datetime | None, now: datetime, online_window: timedelta
+) -> DeviceStatus:
+    if admin_state == "deactivated":
+        return "deactivated"
+    if admin_state == "blocked":
+        return "blocked"
+    if last_seen_at is None:
+        return "new"
+    return "online" if now - last_seen_at <= online_window else "offline"

@@ -1,0 +1,129 @@
+"""The query planner: downsample specs, time ranges and fill policies, shared by every dialect."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from thingport.kit.errors import InvalidInput
+from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
+from thingport.storage.timeseries import AGGREGATORS
+
+# OpenTSDB fill policies. JSON has no NaN, so "nan" renders like "null".
+FILLS = ("none", "null", "nan", "zero")
+MAX_BUCKETS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Downsample:
+    interval_ms: int
+    aggregator: str
+    fill: str = "none"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.interval_ms}ms-{self.aggregator}" + (
+            f"-{self.fill}" if self.fill != "none" else ""
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start_ms: int
+    end_ms: int
+
+
+def parse_downsample(text: str, *, field: str = "rollup", month_unit: str = "n") -> Downsample:
+    """`<interval>-<aggregator>[-<fill>]`, e.g. `1h-avg`, `10m-max-zero`."""
+    parts = text.strip().split("-")
+    if len(parts) not in (2, 3):
+        raise InvalidInput(
+            f"{field} {text!r} must look like <interval>-<aggregator>[-<fill>], e.g. 1h-avg",
+            field=field,
+        )
+    try:
+        interval_ms = parse_duration(parts[0], month_unit=month_unit)
+    except TimeParseError as error:
+        raise InvalidInput(f"{field} {text!r}: {error}", field=field) from error
+    aggregator = parts[1].lower()
+    if aggregator not in AGGREGATORS:
+        raise InvalidInput(
+            f"{field} {text!r}: unknown aggregator {parts[1]!r} (use {', '.join(AGGREGATORS)})",
+            field=field,
+        )
+    fill = parts[2].lower() if len(parts) == 3 else "none"
+    if fill not in FILLS:
+        raise InvalidInput(
+            f"{field} {text!r}: unknown fill policy {parts[2]!r} (use {', '.join(FILLS)})",
+            field=field,
+        )
+    return Downsample(interval_ms, aggregator, fill)
+
+
+def parse_range(
+    start: str | None,
+    end: str | None,
+    *,
+    now_ms: int,
+    start_field: str = "start",
+    end_field: str = "end",
+) -> TimeRange:
+    if start is None or not start.strip():
+        raise InvalidInput(f"{start_field} is required", field=start_field)
+    start_ms = _time(start, start_field, now_ms)
+    end_ms = _time(end, end_field, now_ms) if end is not None and end.strip() else now_ms
+    if end_ms < start_ms:
+        raise InvalidInput(f"{end_field} is before {start_field}", field=end_field)
+    return TimeRange(start_ms, end_ms)
+
+
+def _time(text: str, field: str, now_ms: int) -> int:
+    try:
+        return parse_time(text, now_ms=now_ms)
+    except TimeParseError as error:
+        raise InvalidInput(f"{field}: {error}", field=field) from error
+
+
+def check_bucket_count(time_range: TimeRange, downsample: Downsample) -> None:
+    buckets = (time_range.end_ms - time_range.start_ms) // downsample.interval_ms + 1
+    if downsample.fill != "none" and buckets > MAX_BUCKETS:
+        raise InvalidInput(
+            f"{buckets} buckets requested with a fill policy; at most {MAX_BUCKETS} "
+            "(use a longer interval or a shorter range)",
+            field="rollup",
+        )
+
+
+def apply_fill(
+    buckets: Sequence[tuple[int, float]], time_range: TimeRange, downsample: Downsample
+) -> list[tuple[int, float | None]]:
+    """Add the empty buckets between start and end, valued by the fill policy."""
+    if downsample.fill == "none":
+        return list(buckets)
+    filler: float | None = 0.0 if downsample.fill == "zero" else None
+    if downsample.fill == "nan":
+        filler = math.nan
+    interval = downsample.interval_ms
+    present = dict(buckets)
+    first = time_range.start_ms - time_range.start_ms % interval
+    last = time_range.end_ms - time_range.end_ms % interval
+    return [(b, present.get(b, filler)) for b in range(first, last + 1, interval)]
+
+
+def reading_time(value: int | float | str | None, *, now_ms: int, field: str = "ts") -> int | None:
+    """A device-sent timestamp (epoch s or ms, ISO 8601, relative) as epoch ms; None is "now"."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field}: a time cannot be true or false", field=field)
+    if isinstance(value, int):
+        # Fast path for the common case (ingest batches), same rule as parse_time: up to ten
+        # digits are seconds, up to thirteen are milliseconds.
+        if 0 <= value < 10**10:
+            return value * 1000
+        if 0 <= value < 10**13:
+            return value
+        raise InvalidInput(f"{field}: {value} is not an epoch time in s or ms", field=field)
+    text = repr(value) if isinstance(value, float) else value
+    return _time(text, field, now_ms)

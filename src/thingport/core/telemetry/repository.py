@@ -1,0 +1,49 @@
+"""All SQL of the series table (points go through storage.timeseries.PointStore)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thingport.core.telemetry.models import Series
+
+# Plain executemany: ORM bulk updates want primary keys only, and this needs the ts guard.
+_SET_LAST = text(
+    "UPDATE series SET last_value = :val, last_ts = :ts "
+    "WHERE id = :sid AND (last_ts IS NULL OR last_ts <= :ts)"
+)
+
+
+class SeriesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_device(self, device_id: int, keys: Sequence[str] | None = None) -> list[Series]:
+        query = select(Series).where(Series.device_id == device_id)
+        if keys is not None:
+            query = query.where(Series.key.in_(keys))
+        result = await self.session.execute(query.order_by(Series.id))
+        return list(result.scalars().all())
+
+    async def for_devices(self, device_ids: Sequence[int]) -> list[Series]:
+        if not device_ids:
+            return []
+        result = await self.session.execute(
+            select(Series).where(Series.device_id.in_(device_ids)).order_by(Series.id)
+        )
+        return list(result.scalars().all())
+
+    async def add(self, series: Sequence[Series]) -> None:
+        self.session.add_all(series)
+        await self.session.flush()
+
+    async def set_last_values(self, latest: Sequence[tuple[int, int, float]]) -> None:
+        """Record (series_id, ts, value) as last value unless a later point is already known."""
+        if not latest:
+            return
+        await self.session.execute(
+            _SET_LAST,
+            [{"sid": sid, "ts": ts, "val": val} for sid, ts, val in latest],
+        )

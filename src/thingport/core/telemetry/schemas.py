@@ -1,0 +1,45 @@
+"""What the telemetry service takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thingport.core.devices.service import DeviceRef
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value for one series of a device. `ts_ms` None means "now"."""
+
+    key: str
+    value: float
+    ts_ms: int | None = None
+    name: str | None = None  # display name when the series is created; defaults to key
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesOut:
+    id: int
+    uuid: str
+    device_id: int
+    key: str
+    name: str
+    unit: str | None
+    last_value: float | None
+    last_ts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesResult:
+    series: SeriesOut
+    points: list[tuple[int, float | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    device: DeviceRef
+    start_ms: int
+    end_ms: int
+    rollup: str
+    results: list[SeriesResult]

@@ -1,0 +1,260 @@
+"""The telemetry domain: batch ingest into series created on first use, last values, queries."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from thingport.bus.events import TELEMETRY, Event
+from thingport.bus.protocol import EventBus
+from thingport.core.accounts.schemas import Principal
+from thingport.core.devices.service import DeviceRef, DevicesService
+from thingport.core.telemetry.models import Series
+from thingport.core.telemetry.query import (
+    apply_fill,
+    check_bucket_count,
+    parse_downsample,
+    parse_range,
+)
+from thingport.core.telemetry.repository import SeriesRepository
+from thingport.core.telemetry.schemas import QueryResult, Reading, SeriesOut, SeriesResult
+from thingport.kit.errors import InvalidInput
+from thingport.storage.engine import UnitOfWork
+from thingport.storage.timeseries import PointStore
+
+MAX_KEY_LENGTH = 100
+# Year 1970 to 9999: anything else is a unit mistake (seconds sent as microseconds, ...).
+MAX_TS_MS = 253_402_300_799_999
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSeries:
+    id: int
+    uuid: str
+    name: str
+
+
+class SeriesCache:
+    """(device_id, key) -> series, per process. Filled only after a commit, so it never holds an
+    id that a rollback took back."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[int, str], CachedSeries] = {}
+
+    def get(self, device_id: int, key: str) -> CachedSeries | None:
+        return self._by_key.get((device_id, key))
+
+    def put_all(self, device_id: int, series: dict[str, CachedSeries]) -> None:
+        for key, entry in series.items():
+            self._by_key[(device_id, key)] = entry
+
+    def forget_device(self, device_id: int) -> None:
+        for cache_key in [k for k in self._by_key if k[0] == device_id]:
+            del self._by_key[cache_key]
+
+
+def _series_out(series: Series) -> SeriesOut:
+    return SeriesOut(
+        id=series.id,
+        uuid=series.uuid,
+        device_id=series.device_id,
+        key=series.key,
+        name=series.name,
+        unit=series.unit,
+        last_value=series.last_value,
+        last_ts=series.last_ts,
+    )
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class TelemetryService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        devices: DevicesService,
+        store: PointStore,
+        bus: EventBus,
+        cache: SeriesCache,
+    ) -> None:
+        self.uow = uow
+        self.repo = SeriesRepository(uow.session)
+        self.devices = devices
+        self.store = store
+        self.bus = bus
+        self.cache = cache
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    async def ingest(
+        self, principal: Principal, device_key: str, readings: Sequence[Reading]
+    ) -> int:
+        """Store readings sent by (or for) a device the principal may change."""
+        device = await self.devices.resolve(principal, device_key, change=True)
+        return await self.ingest_for(device, readings)
+
+    async def ingest_for(self, device: DeviceRef, readings: Sequence[Reading]) -> int:
+        """Store readings for an already authorised device (transports, virtual devices)."""
+        if not readings:
+            raise InvalidInput("no readings given", field="readings")
+        arrival = now_ms()
+        _validate(readings)
+        series = await self._series_for(device.id, readings)
+        rows = [
+            (series[r.key].id, r.ts_ms if r.ts_ms is not None else arrival, float(r.value))
+            for r in readings
+        ]
+        await self.store.write(self.uow.session, rows)
+        latest: dict[int, tuple[int, float]] = {}
+        for series_id, ts, value in rows:
+            if series_id not in latest or ts >= latest[series_id][0]:
+                latest[series_id] = (ts, value)
+        await self.repo.set_last_values([(sid, ts, v) for sid, (ts, v) in latest.items()])
+        await self.devices.touch(device.id)
+
+        names = {entry.id: (key, entry.name, entry.uuid) for key, entry in series.items()}
+        event = Event(
+            TELEMETRY,
+            device.id,
+            {
+                "device_key": device.key,
+                "points": [
+                    {
+                        "key": names[sid][0],
+                        "name": names[sid][1],
+                        "uuid": names[sid][2],
+                        "ts": ts,
+                        "value": value,
+                    }
+                    for sid, ts, value in rows
+                ],
+            },
+        )
+
+        async def publish() -> None:
+            await self.bus.publish([event])
+
+        self.uow.after_commit(publish)
+        return len(rows)
+
+    async def define_series(
+        self, device: DeviceRef, specs: Sequence[tuple[str, str, str | None, str | None]]
+    ) -> None:
+        """Create series ahead of data: (key, name, unit, uuid or None for a fresh one)."""
+        known = {s.key for s in await self.repo.for_device(device.id)}
+        new = [
+            Series(device_id=device.id, key=key, name=name, unit=unit, **({"uuid": u} if u else {}))
+            for key, name, unit, u in specs
+            if key not in known
+        ]
+        await self.repo.add(new)
+
+    async def _series_for(
+        self, device_id: int, readings: Sequence[Reading]
+    ) -> dict[str, CachedSeries]:
+        found: dict[str, CachedSeries] = {}
+        missing: dict[str, Reading] = {}
+        for reading in readings:
+            if reading.key in found or reading.key in missing:
+                continue
+            cached = self.cache.get(device_id, reading.key)
+            if cached is not None:
+                found[reading.key] = cached
+            else:
+                missing[reading.key] = reading
+        if not missing:
+            return found
+        fresh: dict[str, CachedSeries] = {}
+        known = {s.key: s for s in await self.repo.for_device(device_id, list(missing))}
+        new = [
+            Series(device_id=device_id, key=key, name=r.name or key, unit=r.unit)
+            for key, r in missing.items()
+            if key not in known
+        ]
+        if new:
+            await self.repo.add(new)
+        for series in [*known.values(), *new]:
+            fresh[series.key] = CachedSeries(series.id, series.uuid, series.name)
+
+        async def remember() -> None:
+            self.cache.put_all(device_id, fresh)
+
+        self.uow.after_commit(remember)
+        return found | fresh
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def series_of_devices(self, device_ids: Sequence[int]) -> dict[int, list[SeriesOut]]:
+        by_device: dict[int, list[SeriesOut]] = {device_id: [] for device_id in device_ids}
+        for series in await self.repo.for_devices(device_ids):
+            by_device[series.device_id].append(_series_out(series))
+        return by_device
+
+    async def query(
+        self,
+        principal: Principal | None,
+        device_key: str,
+        *,
+        start: str | None,
+        end: str | None,
+        rollup: str | None,
+        series_uuids: Sequence[str] | None = None,
+        month_unit: str = "n",
+    ) -> QueryResult:
+        """Downsampled points of a device's series (all of them, or those named by uuid)."""
+        if rollup is None or not rollup.strip():
+            raise InvalidInput("rollup is required, e.g. rollup=1h-avg", field="rollup")
+        downsample = parse_downsample(rollup, month_unit=month_unit)
+        time_range = parse_range(start, end, now_ms=now_ms())
+        check_bucket_count(time_range, downsample)
+        device = await self.devices.resolve(principal, device_key)
+
+        all_series = [_series_out(s) for s in await self.repo.for_device(device.id)]
+        if series_uuids is not None:
+            by_uuid = {s.uuid: s for s in all_series}
+            unknown = [u for u in series_uuids if u not in by_uuid]
+            if unknown:
+                raise InvalidInput(
+                    f"unknown metric id(s) for device {device_key}: {', '.join(unknown)}",
+                    field="metric_id",
+                )
+            selected = [by_uuid[u] for u in dict.fromkeys(series_uuids)]
+        else:
+            selected = all_series
+
+        buckets = await self.store.aggregate(
+            self.uow.session,
+            [s.id for s in selected],
+            time_range.start_ms,
+            time_range.end_ms,
+            downsample.interval_ms,
+            downsample.aggregator,
+        )
+        return QueryResult(
+            device=device,
+            start_ms=time_range.start_ms,
+            end_ms=time_range.end_ms,
+            rollup=rollup,
+            results=[
+                SeriesResult(s, apply_fill(buckets.get(s.id, []), time_range, downsample))
+                for s in selected
+            ],
+        )
+
+
+def _validate(readings: Sequence[Reading]) -> None:
+    for index, reading in enumerate(readings):
+        if not reading.key or len(reading.key) > MAX_KEY_LENGTH:
+            raise InvalidInput(
+                f"reading {index}: metric must be 1 to {MAX_KEY_LENGTH} characters",
+                field="metric",
+            )
+        if isinstance(reading.value, bool) or not math.isfinite(reading.value):
+            raise InvalidInput(f"reading {index}: value must be a finite number", field="value")
+        if reading.ts_ms is not None and not 0 <= reading.ts_ms <= MAX_TS_MS:
+            raise InvalidInput(f"reading {index}: time out of range", field="ts")

@@ -1,0 +1,179 @@
+"""The Smart Mocha API v0 (seed 000), mounted at /smartmocha.
+
+Endpoints of the seed: GET /v0/devices, GET|PUT /v0/device/:id, GET /v0/device/:id/data,
+GET /v0/device/:id/stream. Added in the same style, because the seed has no way for a device to
+register or send data: POST /v0/devices and POST /v0/device/:id/data. See CONTRACT.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
+
+from thingport.bus.events import TELEMETRY
+from thingport.bus.protocol import Subscription
+from thingport.core.accounts.schemas import Principal
+from thingport.core.devices.schemas import DeviceCreate as CoreDeviceCreate
+from thingport.core.telemetry.query import reading_time
+from thingport.core.telemetry.schemas import Reading
+from thingport.core.telemetry.service import now_ms
+from thingport.dialects.smartmocha import mapping, schemas
+from thingport.dialects.smartmocha.errors import install_error_handlers
+from thingport.kit.errors import Unauthenticated
+from thingport.platform import Core
+from thingport.web.credentials import BasicCredentials, parse_authorization
+from thingport.web.deps import CoreDep, platform_of
+
+router = APIRouter(prefix="/v0")
+
+
+async def authenticated(request: Request, core: CoreDep) -> Principal:
+    """`curl -u TOKEN:` (Basic, token as user name); a Bearer token works as well."""
+    credentials = parse_authorization(request.headers.get("authorization"))
+    if credentials is None:
+        raise Unauthenticated("API token required: curl -u your-api-token: ...")
+    if isinstance(credentials, BasicCredentials):
+        return await core.accounts.authenticate_basic(credentials.username, credentials.password)
+    return await core.accounts.authenticate_token(credentials.token)
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticated)]
+
+
+async def _render_device(core: Core, principal: Principal, key: str) -> schemas.Device:
+    device = await core.devices.get(principal, key)
+    series = await core.telemetry.series_of_devices([device.id])
+    return mapping.device(device, series[device.id])
+
+
+@router.get("/devices", response_model=schemas.DeviceList)
+async def list_devices(core: CoreDep, principal: PrincipalDep) -> schemas.DeviceList:
+    devices = await core.devices.list_visible(principal)
+    series = await core.telemetry.series_of_devices([d.id for d in devices])
+    data = [mapping.device(d, series[d.id]) for d in devices]
+    return schemas.DeviceList(count=len(data), data=data)
+
+
+@router.post("/devices", response_model=schemas.Device, status_code=201)
+async def register_device(
+    body: schemas.DeviceCreate, core: CoreDep, principal: PrincipalDep
+) -> schemas.Device:
+    created = await core.devices.create(
+        principal,
+        CoreDeviceCreate(
+            key=body.id,
+            name=body.name,
+            description=body.description,
+            address=body.location,
+            type=body.type,
+            parent=body.parent,
+            firmware_version=body.firmware_version,
+            deployed=body.deployed,
+        ),
+    )
+    return mapping.device(created, [])
+
+
+@router.get("/device/{device_id}", response_model=schemas.Device)
+async def get_device(device_id: str, core: CoreDep, principal: PrincipalDep) -> schemas.Device:
+    return await _render_device(core, principal, device_id)
+
+
+@router.put("/device/{device_id}", response_model=schemas.Device)
+async def update_device(
+    device_id: str, body: schemas.DeviceUpdate, core: CoreDep, principal: PrincipalDep
+) -> schemas.Device:
+    await core.devices.update(principal, device_id, mapping.device_update(body))
+    return await _render_device(core, principal, device_id)
+
+
+@router.get("/device/{device_id}/data", response_model=schemas.QueryResponse)
+async def get_data(
+    device_id: str,
+    core: CoreDep,
+    principal: PrincipalDep,
+    rollup: Annotated[str | None, Query(description="e.g. 1h-avg, 10m-max, 1d-dev-zero")] = None,
+    start: Annotated[str | None, Query(description="2014-05-01, 1399322129, 1h-ago, ...")] = None,
+    end: Annotated[str | None, Query(description="default now")] = None,
+    arrays: Annotated[str | None, Query(description="present: data as [[t, v], ...]")] = None,
+    metric_id: Annotated[str | None, Query(description="metric ids separated by ;")] = None,
+) -> schemas.QueryResponse:
+    metric_ids = None
+    if metric_id is not None:
+        metric_ids = [m.strip() for m in metric_id.split(";") if m.strip()]
+    result = await core.telemetry.query(
+        principal, device_id, start=start, end=end, rollup=rollup, series_uuids=metric_ids
+    )
+    as_arrays = arrays is not None and arrays.lower() not in ("false", "0", "no")
+    return mapping.query_response(result, arrays=as_arrays)
+
+
+@router.post("/device/{device_id}/data", response_model=schemas.IngestResult, status_code=201)
+async def post_data(
+    device_id: str,
+    body: list[schemas.ReadingIn] | schemas.ReadingIn,
+    core: CoreDep,
+    principal: PrincipalDep,
+) -> schemas.IngestResult:
+    items = body if isinstance(body, list) else [body]
+    now = now_ms()
+    readings = [
+        Reading(
+            key=item.metric,
+            value=item.value,
+            ts_ms=reading_time(item.ts, now_ms=now, field=f"{index}.ts"),
+            name=item.metric,
+            unit=item.unit,
+        )
+        for index, item in enumerate(items)
+    ]
+    count = await core.telemetry.ingest(principal, device_id, readings)
+    return schemas.IngestResult(device=device_id, count=count)
+
+
+@router.get("/device/{device_id}/stream", response_class=EventSourceResponse)
+async def stream(
+    device_id: str, request: Request, core: CoreDep, principal: PrincipalDep
+) -> EventSourceResponse:
+    """Server-sent events, one `data:` line per point, as points are stored."""
+    device = await core.devices.resolve(principal, device_id)
+    # Subscribe before answering, so nothing ingested after the client connected is missed.
+    subscription = platform_of(request).bus.subscribe(device_ids=[device.id], kinds=[TELEMETRY])
+    return EventSourceResponse(
+        _stream_events(subscription),
+        sep="\n",
+        background=BackgroundTask(subscription.close),
+    )
+
+
+async def _stream_events(subscription: Subscription) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for event in subscription:
+            device_key = event.payload["device_key"]
+            for point in event.payload["points"]:
+                line = {
+                    "device": device_key,
+                    "data": [[point["ts"], point["value"]]],
+                    "metric": point["name"],
+                    "type": "data",
+                }
+                yield ServerSentEvent(data=orjson.dumps(line).decode())
+    finally:
+        await subscription.close()
+
+
+def build_app() -> FastAPI:
+    app = FastAPI(
+        title="Smart Mocha API (Thingport)",
+        version="v0",
+        description="The Smart Mocha API v0, served by Thingport. Authenticate with "
+        "`curl -u YOUR-API-TOKEN: ...`.",
+    )
+    install_error_handlers(app)
+    app.include_router(router)
+    return app

@@ -1,0 +1,71 @@
+"""The long-lived parts of a running Thingport, and the per-transaction view of the core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import cached_property
+
+from thingport.bus.protocol import EventBus
+from thingport.bus.registry import build_bus
+from thingport.core.accounts.service import AccountsService
+from thingport.core.devices.service import DevicesService
+from thingport.core.telemetry.service import SeriesCache, TelemetryService
+from thingport.settings import Settings
+from thingport.storage.engine import Database, UnitOfWork, build_engine
+from thingport.storage.migrate import upgrade
+from thingport.storage.timeseries import PointStore
+
+
+class Platform:
+    """Engine, bus, point store and caches: built once per process."""
+
+    def __init__(self, settings: Settings, *, bus: EventBus | None = None) -> None:
+        self.settings = settings
+        self.db = Database(build_engine(settings.effective_database_url))
+        self.bus = bus or build_bus(settings.bus_url)
+        self.store = PointStore(self.db.backend)
+        self.series_cache = SeriesCache()
+
+    async def migrate(self) -> None:
+        await upgrade(self.db.engine)
+
+    @asynccontextmanager
+    async def core(self) -> AsyncIterator[Core]:
+        """One transaction's worth of core services, committed when the block ends cleanly."""
+        async with self.db.unit_of_work() as uow:
+            yield Core(self, uow)
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.db.dispose()
+
+
+class Core:
+    """The core services sharing one unit of work. Dialects and transports talk only to this."""
+
+    def __init__(self, platform: Platform, uow: UnitOfWork) -> None:
+        self.platform = platform
+        self.uow = uow
+
+    @cached_property
+    def accounts(self) -> AccountsService:
+        return AccountsService(self.uow)
+
+    @cached_property
+    def devices(self) -> DevicesService:
+        return DevicesService(
+            self.uow,
+            online_window=timedelta(seconds=self.platform.settings.online_window_seconds),
+        )
+
+    @cached_property
+    def telemetry(self) -> TelemetryService:
+        return TelemetryService(
+            self.uow,
+            devices=self.devices,
+            store=self.platform.store,
+            bus=self.platform.bus,
+            cache=self.platform.series_cache,
+        )

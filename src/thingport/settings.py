@@ -1,0 +1,43 @@
+"""All configuration in one place: environment variables prefixed THINGPORT_, or CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THINGPORT_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("thingport-data"), description="Where the embedded database lives."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; defaults to SQLite in data_dir "
+        "(postgresql+asyncpg://... for PostgreSQL).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    online_window_seconds: int = Field(
+        default=600, gt=0, description="A device seen within this window is online, else offline."
+    )
+    demo: bool = Field(default=False, description="Load demo data and run the virtual devices.")
+    virtual_devices: bool = Field(
+        default=True, description="Run virtual devices flagged in the database."
+    )
+    bus_url: str = Field(default="memory://", description="Event bus backend.")
+    log_level: str = "info"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'thingport.db').as_posix()}"
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"

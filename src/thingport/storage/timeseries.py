@@ -1,0 +1,160 @@
+"""The point store: the one interface through which points are written and aggregated.
+
+Dialects and services never write SQL against `points`; they go through `PointStore`, so that
+pre-aggregated rollup tiers can later slot in behind the same methods. Writers are chosen per
+database backend (a Protocol plus a registry): SQLite takes a driver-level executemany, PostgreSQL
+takes one INSERT ... SELECT FROM unnest() per batch, both upserting on (series, time).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+PointRow = tuple[int, int, float]  # (series_id, ts_ms, value)
+Buckets = dict[int, list[tuple[int, float]]]  # series_id -> [(bucket_start_ms, value), ...]
+
+AGGREGATORS = ("min", "max", "sum", "avg", "count", "first", "last", "dev", "rate")
+
+
+class PointWriter(Protocol):
+    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None: ...
+
+
+async def _driver_connection(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+class SQLitePointWriter:
+    SQL = (
+        "INSERT INTO points (series_id, ts, value) VALUES (?, ?, ?) "
+        "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
+    )
+
+    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
+        driver = await _driver_connection(session)
+        await driver.executemany(self.SQL, rows)
+
+
+class PostgresPointWriter:
+    SQL = (
+        "INSERT INTO points (series_id, ts, value) "
+        "SELECT * FROM unnest($1::integer[], $2::bigint[], $3::float8[]) "
+        "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
+    )
+
+    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
+        # Within one statement, a (series, ts) pair may appear only once for ON CONFLICT.
+        latest = {(sid, ts): value for sid, ts, value in rows}
+        driver = await _driver_connection(session)
+        await driver.execute(
+            self.SQL,
+            [key[0] for key in latest],
+            [key[1] for key in latest],
+            list(latest.values()),
+        )
+
+
+WRITERS: dict[str, Callable[[], PointWriter]] = {
+    "sqlite": SQLitePointWriter,
+    "postgresql": PostgresPointWriter,
+}
+
+_RANGE = "series_id IN :ids AND ts >= :start AND ts <= :end"
+_BUCKET = "(ts - ts % :iv)"
+
+# One SELECT per aggregator, each returning (series_id, bucket, value).
+_GROUPED = {
+    name: f"SELECT series_id, {_BUCKET} AS bucket, {fn}(value) FROM points WHERE {_RANGE} "
+    "GROUP BY series_id, bucket"
+    for name, fn in (("min", "MIN"), ("max", "MAX"), ("sum", "SUM"), ("avg", "AVG"))
+}
+_GROUPED["count"] = (
+    f"SELECT series_id, {_BUCKET} AS bucket, COUNT(*) FROM points WHERE {_RANGE} "
+    "GROUP BY series_id, bucket"
+)
+# Population variance in two passes (mean first): stable where sum-of-squares formulas cancel.
+_GROUPED["dev"] = (
+    f"WITH p AS (SELECT series_id, {_BUCKET} AS bucket, value FROM points WHERE {_RANGE}), "
+    "m AS (SELECT series_id, bucket, AVG(value) AS mean FROM p GROUP BY series_id, bucket) "
+    "SELECT p.series_id, p.bucket, AVG((p.value - m.mean) * (p.value - m.mean)) "
+    "FROM p JOIN m ON p.series_id = m.series_id AND p.bucket = m.bucket "
+    "GROUP BY p.series_id, p.bucket"
+)
+for _name, _order in (("first", "ASC"), ("last", "DESC")):
+    _GROUPED[_name] = (
+        "SELECT series_id, bucket, value FROM ("
+        f"SELECT series_id, {_BUCKET} AS bucket, value, ROW_NUMBER() OVER "
+        f"(PARTITION BY series_id, {_BUCKET} ORDER BY ts {_order}) AS rn "
+        f"FROM points WHERE {_RANGE}) AS ranked WHERE rn = 1"
+    )
+# Rate: change per second between consecutive points, averaged within each bucket. A point's
+# rate belongs to the bucket of the later point of its pair.
+_GROUPED["rate"] = (
+    "SELECT series_id, bucket, AVG(rate) FROM ("
+    f"SELECT series_id, {_BUCKET} AS bucket, "
+    "(value - LAG(value) OVER w) * 1000.0 / (ts - LAG(ts) OVER w) AS rate "
+    f"FROM points WHERE {_RANGE} WINDOW w AS (PARTITION BY series_id ORDER BY ts)) AS rates "
+    "WHERE rate IS NOT NULL GROUP BY series_id, bucket"
+)
+
+_STATEMENTS = {
+    name: text(sql + " ORDER BY 1, 2").bindparams(bindparam("ids", expanding=True))
+    for name, sql in _GROUPED.items()
+}
+_RAW = text(
+    f"SELECT series_id, ts, value FROM points WHERE {_RANGE} ORDER BY series_id, ts"
+).bindparams(bindparam("ids", expanding=True))
+
+
+class PointStore:
+    def __init__(self, backend: str) -> None:
+        try:
+            self.writer = WRITERS[backend]()
+        except KeyError:
+            raise ValueError(f"no point writer for database backend {backend!r}") from None
+
+    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
+        if rows:
+            await self.writer.write(session, rows)
+
+    async def aggregate(
+        self,
+        session: AsyncSession,
+        series_ids: Sequence[int],
+        start_ms: int,
+        end_ms: int,
+        interval_ms: int,
+        aggregator: str,
+    ) -> Buckets:
+        """Downsample each series into buckets starting at `ts - ts % interval_ms`."""
+        result: Buckets = defaultdict(list)
+        if not series_ids:
+            return result
+        rows = await session.execute(
+            _STATEMENTS[aggregator],
+            {"ids": list(series_ids), "start": start_ms, "end": end_ms, "iv": interval_ms},
+        )
+        sqrt = aggregator == "dev"
+        for series_id, bucket, value in rows.all():
+            result[series_id].append((int(bucket), float(value) ** 0.5 if sqrt else float(value)))
+        return result
+
+    async def raw(
+        self, session: AsyncSession, series_ids: Sequence[int], start_ms: int, end_ms: int
+    ) -> Buckets:
+        result: Buckets = defaultdict(list)
+        if not series_ids:
+            return result
+        rows = await session.execute(
+            _RAW, {"ids": list(series_ids), "start": start_ms, "end": end_ms}
+        )
+        for series_id, ts, value in rows.all():
+            result[series_id].append((int(ts), float(value)))
+        return result
