@@ -1,0 +1,223 @@
+"""Shared fixtures: a migrated database per backend, a platform, an app client, a live server.
+
+Every database test runs on SQLite and on the real PostgreSQL on 127.0.0.1. Without PostgreSQL
+those runs skip with the reason; under CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from thingport.app import create_app
+from thingport.core.accounts.schemas import Principal, UserCreate
+from thingport.platform import Platform
+from thingport.settings import Settings
+from thingport.storage.engine import build_engine
+from thingport.storage.migrate import upgrade
+
+PG_ADMIN_DSN = os.environ.get(
+    "THINGPORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TABLES = (
+    "points",
+    "series",
+    "messages",
+    "device_groups",
+    "devices",
+    "device_types",
+    "group_members",
+    "groups",
+    "api_keys",
+    "users",
+)
+
+
+def _worker(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request.config, "workerinput", {}).get("workerid", "main"))
+
+
+async def _migrate(url: str) -> None:
+    engine = build_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (faster than migrating per test)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _pg_reachable() -> str | None:
+    try:
+        connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        return f"{type(error).__name__}: {error}"
+    await connection.close()
+    return None
+
+
+async def _recreate_database(name: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """A migrated PostgreSQL database for this test worker."""
+    problem = asyncio.run(_pg_reachable())
+    if problem is not None:
+        message = f"PostgreSQL not reachable at {PG_ADMIN_DSN}: {problem}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: the PostgreSQL backend must be tested)")
+        pytest.skip(message)
+    name = f"thingport_test_{_worker(request)}"
+    asyncio.run(_recreate_database(name))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    asyncio.run(_migrate(url))
+    return url
+
+
+async def _truncate(url: str) -> None:
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """An empty, migrated database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "thingport.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path, virtual_devices=False, demo=False)
+
+
+@pytest.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    running = Platform(settings)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+@dataclass
+class Account:
+    principal: Principal
+    token: str
+
+
+async def make_account(platform: Platform, username: str) -> Account:
+    async with platform.core() as core:
+        user = await core.accounts.create_user(
+            UserCreate(username=username, email=f"{username}@example.com", password="secret-pass")
+        )
+        issued = await core.accounts.issue_api_key(user.id, "test")
+    return Account(Principal(user_id=user.id, username=username), issued.token)
+
+
+@pytest.fixture
+async def alice(platform: Platform) -> Account:
+    return await make_account(platform, "alice")
+
+
+@pytest.fixture
+async def bob(platform: Platform) -> Account:
+    return await make_account(platform, "bob")
+
+
+@pytest.fixture
+async def app(platform: Platform, settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, platform=platform)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://thingport.test") as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def live_server(platform: Platform, settings: Settings) -> AsyncIterator[str]:
+    """A real uvicorn server on a loopback port, in this event loop; yields its base URL."""
+    port = _free_port()
+    application = create_app(settings.model_copy(update={"port": port}), platform=platform)
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started, "the test server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
+
+
+def basic(token: str) -> httpx.BasicAuth:
+    return httpx.BasicAuth(token, "")
+
+
+__all__ = ["Account", "Iterator", "basic", "make_account"]
