@@ -1,0 +1,5 @@
+"""`python -m thingport` is the `thingport` command."""
+
+from thingport.cli import app
+
+app()

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import Account
+from thingport.core.accounts.access import can_change, can_read
+from thingport.core.accounts.models import ApiKey, User
+from thingport.core.accounts.schemas import Principal, UserCreate
+from thingport.kit.errors import Conflict, Unauthenticated
+from thingport.platform import Platform
+
+
+async def test_password_is_stored_as_argon2_and_verifies(platform: Platform) -> None:
+    async with platform.core() as core:
+        await core.accounts.create_user(
+            UserCreate(username="carol", email="carol@example.com", password="correct horse")
+        )
+    async with platform.db.sessions() as session:
+        user = (await session.execute(select(User).where(User.username == "carol"))).scalar_one()
+    assert user.password_hash is not None
+    assert user.password_hash.startswith("$argon2")
+    assert "correct horse" not in user.password_hash
+
+    async with platform.core() as core:
+        principal = await core.accounts.authenticate_password("carol", "correct horse")
+        assert principal.username == "carol"
+        by_email = await core.accounts.authenticate_password("carol@example.com", "correct horse")
+        assert by_email.user_id == principal.user_id
+        with pytest.raises(Unauthenticated):
+            await core.accounts.authenticate_password("carol", "wrong horse")
+        with pytest.raises(Unauthenticated):
+            await core.accounts.authenticate_password("nobody", "correct horse")
+
+
+async def test_duplicate_username_or_email_is_a_conflict(
+    platform: Platform, alice: Account
+) -> None:
+    async with platform.core() as core:
+        with pytest.raises(Conflict):
+            await core.accounts.create_user(
+                UserCreate(username="alice", email="other@example.com", password="12345678")
+            )
+        with pytest.raises(Conflict):
+            await core.accounts.create_user(
+                UserCreate(username="other", email="alice@example.com", password="12345678")
+            )
+
+
+async def test_api_key_is_shown_once_and_stored_hashed(platform: Platform, alice: Account) -> None:
+    async with platform.db.sessions() as session:
+        keys = (await session.execute(select(ApiKey))).scalars().all()
+    assert len(keys) == 1
+    secret = alice.token.split("_")[2]
+    assert alice.token.startswith(f"tp_{keys[0].prefix}_")
+    assert secret not in keys[0].secret_hash
+    assert alice.token not in keys[0].secret_hash
+
+    async with platform.core() as core:
+        assert (await core.accounts.authenticate_token(alice.token)).username == "alice"
+        assert (await core.accounts.authenticate_basic(alice.token, "")).username == "alice"
+        for bad in ("", "tp_", "nonsense", alice.token + "x", f"tp_{keys[0].prefix}_wrong"):
+            with pytest.raises(Unauthenticated):
+                await core.accounts.authenticate_token(bad)
+
+
+async def test_replacing_a_named_key_revokes_the_old_one(
+    platform: Platform, alice: Account
+) -> None:
+    async with platform.core() as core:
+        first = await core.accounts.issue_api_key(alice.principal.user_id, "demo", replace=True)
+    async with platform.core() as core:
+        second = await core.accounts.issue_api_key(alice.principal.user_id, "demo", replace=True)
+    async with platform.core() as core:
+        assert (await core.accounts.authenticate_token(second.token)).username == "alice"
+        with pytest.raises(Unauthenticated):
+            await core.accounts.authenticate_token(first.token)
+        # the key named "test" from the fixture is untouched
+        assert (await core.accounts.authenticate_token(alice.token)).username == "alice"
+
+
+def test_access_rules() -> None:
+    owner = Principal(user_id=1, username="owner")
+    member = Principal(user_id=2, username="member", group_ids=frozenset({7}))
+    stranger = Principal(user_id=3, username="stranger")
+    admin = Principal(user_id=4, username="root", role="admin")
+    def private(who: Principal | None) -> bool:
+        return can_read(who, owner_id=1, group_ids=[7], public=False)
+
+    assert private(owner)
+    assert private(member)
+    assert not private(stranger)
+    assert not private(None)
+    assert private(admin)
+    assert can_read(None, owner_id=1, group_ids=[], public=True)
+    assert can_change(owner, owner_id=1)
+    assert can_change(admin, owner_id=1)
+    assert not can_change(member, owner_id=1)
+    assert not can_change(None, owner_id=1)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import basic
+from thingport.demo.data import BASE_STATION, DEVICES, load_demo
+from thingport.demo.simulator import Simulator, next_value
+from thingport.platform import Platform
+
+
+async def test_healthz_and_index(client: httpx.AsyncClient, app: FastAPI) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    index = (await client.get("/")).json()
+    assert {"name": "Smart Mocha", "url": "/smartmocha/v0", "docs": "/smartmocha/docs"} in index[
+        "apis"
+    ]
+    openapi = await client.get("/smartmocha/openapi.json")
+    assert openapi.status_code == 200
+    assert "/v0/device/{device_id}/data" in openapi.json()["paths"]
+
+
+async def test_demo_data_is_idempotent_and_queryable(
+    platform: Platform, client: httpx.AsyncClient
+) -> None:
+    first = await load_demo(platform)
+    second = await load_demo(platform)
+    assert first.token != second.token  # rotated at every load
+    old = await client.get("/smartmocha/v0/devices", auth=basic(first.token))
+    assert old.status_code == 401
+    listing = await client.get("/smartmocha/v0/devices", auth=basic(second.token))
+    assert listing.status_code == 200
+    body = listing.json()
+    assert body["count"] == len(DEVICES)
+    base = next(d for d in body["data"] if d["id"] == BASE_STATION)
+    assert base["type"] == "SmartMocha Base Station"
+    assert sorted(base["attached_devices"]) == sorted(d.key for d in DEVICES[1:])
+    assert {m["id"] for m in base["metrics"]} == {
+        "3a853a54-e0fc-4aa9-b1a8-82cfa6dbb783",
+        "115d1dae-ffc0-40cf-ade0-18e9da3b654a",
+    }
+    history = await client.get(
+        f"/smartmocha/v0/device/{BASE_STATION}/data",
+        params={"start": "1d-ago", "rollup": "1h-avg"},
+        auth=basic(second.token),
+    )
+    assert history.status_code == 200
+    for result in history.json()["results"]:
+        assert len(result["data"]) >= 23  # a day of history, hourly
+
+
+async def test_simulator_produces_readings_in_range(platform: Platform) -> None:
+    info = await load_demo(platform)
+    simulator = Simulator(platform, seed=1)
+    stored = await simulator.tick()
+    expected = sum(len(d.metrics) for d in DEVICES)
+    assert stored == expected
+    assert await simulator.tick() == 0  # nothing is due again within the interval
+    async with platform.core() as core:
+        principal = await core.accounts.authenticate_token(info.token)
+        devices = await core.devices.list_visible(principal)
+        series = await core.telemetry.series_of_devices([d.id for d in devices])
+    spec = {m.name: m for d in DEVICES for m in d.metrics}
+    for device_series in series.values():
+        for s in device_series:
+            assert s.last_value is not None
+            assert spec[s.key].low <= s.last_value <= spec[s.key].high
+
+
+def test_random_walk_stays_in_bounds() -> None:
+    import random
+
+    rng = random.Random(3)
+    value: float | None = None
+    for _ in range(1000):
+        value = next_value(value, 10.0, 20.0, rng)
+        assert 10.0 <= value <= 20.0
