@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,11 @@ TABLES = (
 )
 
 
-def _worker(request: pytest.FixtureRequest) -> str:
-    return str(getattr(request.config, "workerinput", {}).get("workerid", "main"))
+def _run_name(request: pytest.FixtureRequest) -> str:
+    """Unique per test run and worker, so that concurrent runs never share a database."""
+    workerinput = getattr(request.config, "workerinput", {})
+    run = str(workerinput.get("testrunuid", uuid.uuid4().hex))[:10]
+    return f"{run}_{workerinput.get('workerid', 'main')}"
 
 
 async def _migrate(url: str) -> None:
@@ -75,17 +79,16 @@ async def _pg_reachable() -> str | None:
     return None
 
 
-async def _recreate_database(name: str) -> None:
+async def _admin(statement: str) -> None:
     connection = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(statement)
     finally:
         await connection.close()
 
 
 @pytest.fixture(scope="session")
-def postgres_url(request: pytest.FixtureRequest) -> str:
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A migrated PostgreSQL database for this test worker."""
     problem = asyncio.run(_pg_reachable())
     if problem is not None:
@@ -93,12 +96,15 @@ def postgres_url(request: pytest.FixtureRequest) -> str:
         if IN_CI:
             pytest.fail(message + " (CI=true: the PostgreSQL backend must be tested)")
         pytest.skip(message)
-    name = f"thingport_test_{_worker(request)}"
-    asyncio.run(_recreate_database(name))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    asyncio.run(_migrate(url))
-    return url
+    name = f"thingport_test_{_run_name(request)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        url = f"{base}/{name}"
+        asyncio.run(_migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _truncate(url: str) -> None:
@@ -219,5 +225,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def basic(token: str) -> httpx.BasicAuth:
     return httpx.BasicAuth(token, "")
 
-
-__all__ = ["Account", "Iterator", "basic", "make_account"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from thingport.kit.errors import InvalidInput
 from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
@@ -86,7 +87,13 @@ def _time(text: str, field: str, now_ms: int) -> int:
 
 
 def check_bucket_count(time_range: TimeRange, downsample: Downsample) -> None:
-    buckets = (time_range.end_ms - time_range.start_ms) // downsample.interval_ms + 1
+    # Count the buckets apply_fill produces: from the bucket of start to the bucket of end. A
+    # range that starts late in one bucket and ends early in another touches one bucket more
+    # than its length divided by the interval suggests.
+    interval = downsample.interval_ms
+    first = time_range.start_ms - time_range.start_ms % interval
+    last = time_range.end_ms - time_range.end_ms % interval
+    buckets = (last - first) // interval + 1
     if downsample.fill != "none" and buckets > MAX_BUCKETS:
         raise InvalidInput(
             f"{buckets} buckets requested with a fill policy; at most {MAX_BUCKETS} "
@@ -125,5 +132,13 @@ def reading_time(value: int | float | str | None, *, now_ms: int, field: str = "
         if 0 <= value < 10**13:
             return value
         raise InvalidInput(f"{field}: {value} is not an epoch time in s or ms", field=field)
-    text = repr(value) if isinstance(value, float) else value
-    return _time(text, field, now_ms)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field}: {value} is not an epoch time in s or ms", field=field)
+        if value.is_integer():
+            # repr() would add ".0" (or an exponent), turning 13-digit milliseconds into a
+            # "fractional" timestamp; a whole float is read exactly like the int it equals.
+            return reading_time(int(value), now_ms=now_ms, field=field)
+        # Positional notation: repr() writes small or huge floats with an exponent.
+        return _time(format(Decimal(repr(value)), "f"), field, now_ms)
+    return _time(value, field, now_ms)

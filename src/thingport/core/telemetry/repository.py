@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import uuid
+
 from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thingport.core.telemetry.models import Series
@@ -34,6 +37,37 @@ class SeriesRepository:
             select(Series).where(Series.device_id.in_(device_ids)).order_by(Series.id)
         )
         return list(result.scalars().all())
+
+    async def create_missing(
+        self, device_id: int, specs: Sequence[tuple[str, str, str | None]]
+    ) -> list[Series]:
+        """Create (key, name, unit) series that do not exist yet and return all of them.
+
+        INSERT ... ON CONFLICT DO NOTHING, because two batches may bring the same new metric at
+        the same time: the loser must find the winner's row, not fail the whole batch.
+        """
+        if not specs:
+            return []
+        insert = (sqlite.insert if self._dialect == "sqlite" else postgresql.insert)(Series)
+        await self.session.execute(
+            insert.values(
+                [
+                    {
+                        "device_id": device_id,
+                        "key": key,
+                        "name": name,
+                        "unit": unit,
+                        "uuid": str(uuid.uuid4()),
+                    }
+                    for key, name, unit in specs
+                ]
+            ).on_conflict_do_nothing(index_elements=["device_id", "key"])
+        )
+        return await self.for_device(device_id, [key for key, _, _ in specs])
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     async def add(self, series: Sequence[Series]) -> None:
         self.session.add_all(series)

@@ -169,17 +169,10 @@ class TelemetryService:
                 missing[reading.key] = reading
         if not missing:
             return found
-        fresh: dict[str, CachedSeries] = {}
-        known = {s.key: s for s in await self.repo.for_device(device_id, list(missing))}
-        new = [
-            Series(device_id=device_id, key=key, name=r.name or key, unit=r.unit)
-            for key, r in missing.items()
-            if key not in known
-        ]
-        if new:
-            await self.repo.add(new)
-        for series in [*known.values(), *new]:
-            fresh[series.key] = CachedSeries(series.id, series.uuid, series.name)
+        rows = await self.repo.create_missing(
+            device_id, [(key, r.name or key, r.unit) for key, r in missing.items()]
+        )
+        fresh = {s.key: CachedSeries(s.id, s.uuid, s.name) for s in rows}
 
         async def remember() -> None:
             self.cache.put_all(device_id, fresh)
