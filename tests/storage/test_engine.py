@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from thingport.platform import Platform
+from thingport.settings import Settings
+from thingport.storage.models import metadata
+
+
+async def test_after_commit_actions_run_only_after_a_commit(platform: Platform) -> None:
+    ran: list[str] = []
+
+    async def note(label: str) -> None:
+        ran.append(label)
+
+    async with platform.db.unit_of_work() as uow:
+        uow.after_commit(lambda: note("committed"))
+        assert ran == []  # not before the commit
+    assert ran == ["committed"]
+
+    with pytest.raises(RuntimeError):
+        async with platform.db.unit_of_work() as uow:
+            uow.after_commit(lambda: note("rolled back"))
+            raise RuntimeError("boom")
+    assert ran == ["committed"]
+
+
+async def test_rolled_back_work_is_not_stored(platform: Platform) -> None:
+    with pytest.raises(RuntimeError):
+        async with platform.db.unit_of_work() as uow:
+            await uow.session.execute(
+                text("INSERT INTO device_types (name, created_at) VALUES ('x', CURRENT_TIMESTAMP)")
+            )
+            raise RuntimeError("boom")
+    async with platform.db.sessions() as session:
+        count = (await session.execute(text("SELECT COUNT(*) FROM device_types"))).scalar_one()
+    assert count == 0
+
+
+async def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    platform = Platform(Settings(data_dir=tmp_path))  # the embedded default
+    try:
+        await platform.migrate()
+        async with platform.db.sessions() as session:
+            mode = (await session.execute(text("PRAGMA journal_mode"))).scalar_one()
+            keys = (await session.execute(text("PRAGMA foreign_keys"))).scalar_one()
+    finally:
+        await platform.close()
+    assert (tmp_path / "thingport.db").exists()
+    assert mode == "wal"
+    assert keys == 1
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrations_build_exactly_the_models(platform: Platform) -> None:
+    """The schema the migrations produced is the one the code declares (nothing forgotten)."""
+    async with platform.db.engine.connect() as connection:
+        differences = await connection.run_sync(_differences)
+    assert differences == []
