@@ -224,4 +224,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def basic(token: str) -> httpx.BasicAuth:
     return httpx.BasicAuth(token, "")
-

@@ -79,11 +79,16 @@ _GROUPED["count"] = (
     f"SELECT series_id, {_BUCKET} AS bucket, COUNT(*) FROM points WHERE {_RANGE} "
     "GROUP BY series_id, bucket"
 )
+# PostgreSQL raises "value out of range: underflow" when a float8 product or quotient of nonzero
+# operands rounds to zero, where IEEE arithmetic (and SQLite) would just give 0. So squares and
+# quotients that would land in the subnormal range are flushed to zero explicitly (CASE below);
+# this changes results by less than 1e-300 and keeps tiny readings from failing whole queries.
 # Population variance in two passes (mean first): stable where sum-of-squares formulas cancel.
 _GROUPED["dev"] = (
     f"WITH p AS (SELECT series_id, {_BUCKET} AS bucket, value FROM points WHERE {_RANGE}), "
     "m AS (SELECT series_id, bucket, AVG(value) AS mean FROM p GROUP BY series_id, bucket) "
-    "SELECT p.series_id, p.bucket, AVG((p.value - m.mean) * (p.value - m.mean)) "
+    "SELECT p.series_id, p.bucket, AVG(CASE WHEN ABS(p.value - m.mean) < 1e-150 THEN 0.0 "
+    "ELSE (p.value - m.mean) * (p.value - m.mean) END) "
     "FROM p JOIN m ON p.series_id = m.series_id AND p.bucket = m.bucket "
     "GROUP BY p.series_id, p.bucket"
 )
@@ -96,12 +101,14 @@ for _name, _order in (("first", "ASC"), ("last", "DESC")):
     )
 # Rate: change per second between consecutive points, averaged within each bucket. A point's
 # rate belongs to the bucket of the later point of its pair.
+# Rates below 1e-300 per second are flushed to zero (see the underflow note above).
 _GROUPED["rate"] = (
-    "SELECT series_id, bucket, AVG(rate) FROM ("
+    "SELECT series_id, bucket, "
+    "AVG(CASE WHEN ABS(dv) * 1000.0 < dt * 1e-300 THEN 0.0 ELSE dv * 1000.0 / dt END) FROM ("
     f"SELECT series_id, {_BUCKET} AS bucket, "
-    "(value - LAG(value) OVER w) * 1000.0 / (ts - LAG(ts) OVER w) AS rate "
-    f"FROM points WHERE {_RANGE} WINDOW w AS (PARTITION BY series_id ORDER BY ts)) AS rates "
-    "WHERE rate IS NOT NULL GROUP BY series_id, bucket"
+    "value - LAG(value) OVER w AS dv, ts - LAG(ts) OVER w AS dt "
+    f"FROM points WHERE {_RANGE} WINDOW w AS (PARTITION BY series_id ORDER BY ts)) AS pairs "
+    "WHERE dt IS NOT NULL GROUP BY series_id, bucket"
 )
 
 _STATEMENTS = {

@@ -84,6 +84,7 @@ def test_access_rules() -> None:
     member = Principal(user_id=2, username="member", group_ids=frozenset({7}))
     stranger = Principal(user_id=3, username="stranger")
     admin = Principal(user_id=4, username="root", role="admin")
+
     def private(who: Principal | None) -> bool:
         return can_read(who, owner_id=1, group_ids=[7], public=False)
 

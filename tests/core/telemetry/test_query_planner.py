@@ -111,6 +111,16 @@ def test_parse_downsample_invalid(spec: str, bad_part: str) -> None:
     assert caught.value.status == 400
 
 
+def test_interval_limit() -> None:
+    assert parse_downsample("10000y-avg").interval_ms == 10_000 * 365 * DAY
+    assert parse_downsample("520000w-avg").interval_ms == 520_000 * 7 * DAY
+    for spec in ("10001y-avg", "99999999999999999999y-avg", "9999999999999999999999ms-sum"):
+        with pytest.raises(InvalidInput, match="longer than 10000y") as caught:
+            parse_downsample(spec)
+        assert caught.value.field == "rollup"
+        assert spec.split("-")[0] in caught.value.message
+
+
 def test_unknown_aggregator_message_lists_the_choices() -> None:
     with pytest.raises(InvalidInput, match="unknown aggregator 'median'") as caught:
         parse_downsample("1h-median")
@@ -190,12 +200,46 @@ def test_start_in_the_future_without_end() -> None:
     assert caught.value.field == "end"
 
 
-@pytest.mark.parametrize(("start", "end", "field"), [("yesterday-ish", None, "start"), ("1h-ago", "later", "end")])
+@pytest.mark.parametrize(
+    ("start", "end", "field"), [("yesterday-ish", None, "start"), ("1h-ago", "later", "end")]
+)
 def test_unparseable_times_name_their_field(start: str, end: str | None, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_range(start, end, now_ms=NOW)
     assert caught.value.field == field
     assert caught.value.message.startswith(f"{field}: ")
+
+
+YEAR_1 = utc_ms(1, 1, 1)
+END_OF_9999 = utc_ms(9999, 12, 31, 23, 59, 59) + 999
+
+
+def test_range_limits() -> None:
+    assert parse_range("0001-01-01", "9999-12-31T23:59:59.999Z", now_ms=NOW) == TimeRange(
+        YEAR_1, END_OF_9999
+    )
+    assert parse_range("1969-07-20T20:17:40Z", None, now_ms=NOW).start_ms == utc_ms(
+        1969, 7, 20, 20, 17, 40
+    )
+    year_1_ago = f"{NOW - YEAR_1}ms-ago"
+    assert parse_range(year_1_ago, None, now_ms=NOW).start_ms == YEAR_1
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("3000y-ago", None, "start"),  # before year 1
+        (f"{NOW - utc_ms(1, 1, 1) + 1}ms-ago", None, "start"),  # 1 ms before year 1
+        ("99999999999999999999y-ago", None, "start"),  # beyond int64
+        ("99999999999999999999y-ago", "99999999999999999999y-ago", "start"),
+        ("1h-ago", "99999999999999999999y-ago", "end"),
+    ],
+)
+def test_range_outside_years_1_to_9999(start: str, end: str | None, field: str) -> None:
+    with pytest.raises(InvalidInput, match="outside the years 1 to 9999") as caught:
+        parse_range(start, end, now_ms=NOW)
+    assert caught.value.field == field
+    assert start in caught.value.message or (end is not None and end in caught.value.message)
 
 
 # --- apply_fill -----------------------------------------------------------------------------
@@ -260,17 +304,21 @@ def test_fill_without_any_data() -> None:
 def test_fill_daily_buckets_start_at_utc_midnight() -> None:
     time_range = TimeRange(utc_ms(2024, 2, 28, 23, 59), utc_ms(2024, 3, 1, 0, 0, 1))
     got = apply_fill([], time_range, Downsample(DAY, "avg", "null"))
-    assert got == [(utc_ms(2024, 2, 28), None), (utc_ms(2024, 2, 29), None), (utc_ms(2024, 3, 1), None)]
+    assert got == [
+        (utc_ms(2024, 2, 28), None),
+        (utc_ms(2024, 2, 29), None),
+        (utc_ms(2024, 3, 1), None),
+    ]
 
 
 @given(
     start=st.integers(0, 10 * DAY),
-    length=st.integers(0, 3 * DAY),
     interval=st.sampled_from([1_000, 7_000, MINUTE, 5 * MINUTE, HOUR, DAY]),
     fill=st.sampled_from(["null", "zero"]),
     data=st.data(),
 )
-def test_fill_property(start: int, length: int, interval: int, fill: str, data: st.DataObject) -> None:
+def test_fill_property(start: int, interval: int, fill: str, data: st.DataObject) -> None:
+    length = data.draw(st.integers(0, 500 * interval))  # at most 502 buckets
     time_range = TimeRange(start, start + length)
     first, last = start // interval * interval, (start + length) // interval * interval
     expected_starts = list(range(first, last + 1, interval))
@@ -300,7 +348,8 @@ def test_bucket_limit_exceeded() -> None:
 
 def test_bucket_limit_counts_partial_buckets_at_both_ends() -> None:
     """A range shorter than MAX_BUCKETS intervals can still touch MAX_BUCKETS + 1 buckets."""
-    time_range = TimeRange(HOUR - 1, (MAX_BUCKETS - 1) * HOUR + HOUR)  # 23:59:59.999 .. +1 ms
+    # From the last ms of bucket 0 to the first ms of bucket MAX_BUCKETS.
+    time_range = TimeRange(HOUR - 1, MAX_BUCKETS * HOUR)
     downsample = Downsample(HOUR, "avg", "zero")
     assert len(apply_fill([], time_range, downsample)) == MAX_BUCKETS + 1
     with pytest.raises(InvalidInput):
@@ -350,6 +399,10 @@ def test_bucket_limit_matches_the_filled_length(
         (1_399_322_129.5, 1_399_322_129_500),
         (1_399_322_129.0, 1_399_322_129_000),
         (0.25, 250),
+        (1e-05, 0),  # repr() would write "1e-05"
+        (0.0015, 2),  # half a millisecond rounds up
+        (1_399_322_129_000.0, 1_399_322_129_000),  # whole milliseconds as a float
+        (1e10, 10_000_000_000),
         ("1399322129", 1_399_322_129_000),
         ("1399322129123", 1_399_322_129_123),
         ("2014-05-01T10:00:00Z", utc_ms(2014, 5, 1, 10)),
@@ -372,7 +425,22 @@ def test_reading_time_rejects_bools(value: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [-1, 10_000_000_000_000, -1.5, "-5", "12345678901234", "soon", "", math.nan, math.inf]
+    "value",
+    [
+        -1,
+        10_000_000_000_000,
+        1e13,
+        1e16,
+        -1.5,
+        1_399_322_129_000.5,  # a fractional epoch time must be in seconds
+        "-5",
+        "12345678901234",
+        "soon",
+        "",
+        math.nan,
+        math.inf,
+        -math.inf,
+    ],
 )
 def test_reading_time_rejects(value: int | float | str) -> None:
     with pytest.raises(InvalidInput) as caught:

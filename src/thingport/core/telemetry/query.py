@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from thingport.kit.errors import InvalidInput
-from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
+from thingport.kit.timeparse import UNIT_MS, TimeParseError, parse_duration, parse_time
 from thingport.storage.timeseries import AGGREGATORS
 
 # OpenTSDB fill policies. JSON has no NaN, so "nan" renders like "null".
 FILLS = ("none", "null", "nan", "zero")
 MAX_BUCKETS = 100_000
+# Query times must lie in years 1 to 9999 (UTC), the span datetime can represent: dialects format
+# them as dates, and anything beyond is a mistake (e.g. "99999y-ago") that would otherwise reach
+# SQL as an out-of-range int64.
+MIN_TIME_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_INTERVAL_MS = 10_000 * UNIT_MS["y"]  # longer than any range, far from int64 limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,10 @@ def parse_downsample(text: str, *, field: str = "rollup", month_unit: str = "n")
         interval_ms = parse_duration(parts[0], month_unit=month_unit)
     except TimeParseError as error:
         raise InvalidInput(f"{field} {text!r}: {error}", field=field) from error
+    if interval_ms > MAX_INTERVAL_MS:
+        raise InvalidInput(
+            f"{field} {text!r}: the interval {parts[0]!r} is longer than 10000y", field=field
+        )
     aggregator = parts[1].lower()
     if aggregator not in AGGREGATORS:
         raise InvalidInput(
@@ -81,9 +91,12 @@ def parse_range(
 
 def _time(text: str, field: str, now_ms: int) -> int:
     try:
-        return parse_time(text, now_ms=now_ms)
+        ms = parse_time(text, now_ms=now_ms)
     except TimeParseError as error:
         raise InvalidInput(f"{field}: {error}", field=field) from error
+    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        raise InvalidInput(f"{field}: {text!r} is outside the years 1 to 9999", field=field)
+    return ms
 
 
 def check_bucket_count(time_range: TimeRange, downsample: Downsample) -> None:

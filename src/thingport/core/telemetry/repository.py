@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite

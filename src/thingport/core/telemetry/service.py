@@ -27,6 +27,9 @@ from thingport.storage.timeseries import PointStore
 MAX_KEY_LENGTH = 100
 # Year 1970 to 9999: anything else is a unit mistake (seconds sent as microseconds, ...).
 MAX_TS_MS = 253_402_300_799_999
+# Far beyond any physical reading, and small enough that sums, squares and rates of stored
+# values stay finite on every backend (PostgreSQL raises on float overflow, SQLite yields inf).
+MAX_ABS_VALUE = 1e100
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,5 +252,10 @@ def _validate(readings: Sequence[Reading]) -> None:
             )
         if isinstance(reading.value, bool) or not math.isfinite(reading.value):
             raise InvalidInput(f"reading {index}: value must be a finite number", field="value")
+        if abs(reading.value) > MAX_ABS_VALUE:
+            raise InvalidInput(
+                f"reading {index}: value out of range (at most {MAX_ABS_VALUE:g} in magnitude)",
+                field="value",
+            )
         if reading.ts_ms is not None and not 0 <= reading.ts_ms <= MAX_TS_MS:
             raise InvalidInput(f"reading {index}: time out of range", field="ts")

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
@@ -24,7 +24,7 @@ from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
 from thingport.dialects.smartmocha import mapping, schemas
 from thingport.dialects.smartmocha.errors import install_error_handlers
-from thingport.kit.errors import Unauthenticated
+from thingport.kit.errors import InvalidInput, Unauthenticated
 from thingport.platform import Core
 from thingport.web.credentials import BasicCredentials, parse_authorization
 from thingport.web.deps import CoreDep, platform_of
@@ -106,6 +106,8 @@ async def get_data(
     metric_ids = None
     if metric_id is not None:
         metric_ids = [m.strip() for m in metric_id.split(";") if m.strip()]
+        if not metric_ids:
+            raise InvalidInput("metric_id lists no metric ids", field="metric_id")
     result = await core.telemetry.query(
         principal, device_id, start=start, end=end, rollup=rollup, series_uuids=metric_ids
     )
@@ -116,11 +118,10 @@ async def get_data(
 @router.post("/device/{device_id}/data", response_model=schemas.IngestResult, status_code=201)
 async def post_data(
     device_id: str,
-    body: list[schemas.ReadingIn] | schemas.ReadingIn,
+    body: Annotated[schemas.ReadingsIn, Body()],
     core: CoreDep,
     principal: PrincipalDep,
 ) -> schemas.IngestResult:
-    items = body if isinstance(body, list) else [body]
     now = now_ms()
     readings = [
         Reading(
@@ -130,7 +131,7 @@ async def post_data(
             name=item.metric,
             unit=item.unit,
         )
-        for index, item in enumerate(items)
+        for index, item in enumerate(body)
     ]
     count = await core.telemetry.ingest(principal, device_id, readings)
     return schemas.IngestResult(device=device_id, count=count)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from thingport.core.devices.schemas import KEY_PATTERN
 
@@ -90,6 +90,43 @@ class ReadingIn(BaseModel):
         default=None, description="epoch s or ms, ISO 8601, or relative (1m-ago); default now"
     )
     unit: str | None = Field(default=None, max_length=32)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_not_a_boolean(cls, value: object) -> object:
+        # pydantic would read true as 1.0
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return value
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _time_shape(cls, value: object) -> object:
+        # Checked before the union, so that an error names the field ("0.ts") rather than a
+        # member of the union ("0.ts.int"), and true is not read as 1 (1970-01-01T00:00:01).
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float | str)
+        ):
+            raise ValueError("must be an epoch time in s or ms, a date string, or null")
+        return value
+
+
+def _one_or_many(value: object) -> object:
+    # A single reading is a batch of one. Validating one list type (rather than the union
+    # `ReadingIn | list[ReadingIn]`) makes errors name the real problem ("0.value") instead of
+    # the union branch that did not match ("list[ReadingIn]: Input should be a valid list").
+    if isinstance(value, dict):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError("the body must be a reading object or a list of readings")
+    return value
+
+
+ReadingsIn = Annotated[
+    list[ReadingIn],
+    BeforeValidator(_one_or_many, json_schema_input_type=ReadingIn | list[ReadingIn]),
+]
+"""`POST /v0/device/:id/data` takes one reading or a list of them."""
 
 
 class IngestResult(BaseModel):
