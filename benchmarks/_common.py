@@ -168,6 +168,14 @@ def machine() -> str:
     )
 
 
+def load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # pragma: no cover - not on every platform
+        return "unknown"
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
     """A plain-text table; columns in `right` are right-aligned (numbers)."""
     widths = [len(h) for h in headers]
