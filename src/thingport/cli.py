@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import getpass
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -62,6 +63,15 @@ def _run(settings: Settings, job: Callable[[Platform], Awaitable[T]]) -> T:
         raise typer.Exit(1) from None
 
 
+def _on_ready(info: StartupInfo) -> None:
+    _announce(info)
+    # What exists now (modules, the app, the engine) lives as long as the process. Moving it
+    # out of the collector's reach keeps full collections short on the ingest path
+    # (benchmarks/README.md: about 4 ms less per 1,000-point request).
+    gc.collect()
+    gc.freeze()
+
+
 def _announce(info: StartupInfo) -> None:
     # Plain lines, not a table: URLs must stay whole and copyable in any terminal width.
     base = info.settings.base_url
@@ -95,7 +105,7 @@ def serve(
     """Run the server (migrates the database first)."""
     settings = _settings(data_dir, database_url, host=host, port=port, demo=demo or None)
     config = uvicorn.Config(
-        create_app(settings, announce=_announce),
+        create_app(settings, announce=_on_ready),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TELEMETRY = "telemetry"  # payload: {"device_key": str, "points": [PointEvent as dict, ...]}
+# payload: {"device_key": str,
+#           "series": [{"id": int, "key": str, "name": str, "uuid": str}, ...],
+#           "points": [(series_id, ts_ms, value), ...]}   in ingest order
+TELEMETRY = "telemetry"
 DEVICE_CREATED = "device.created"
 DEVICE_UPDATED = "device.updated"
 

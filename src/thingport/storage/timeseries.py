@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from thingport.storage.fastpath import DriverConnection, driver_of
 
 PointRow = tuple[int, int, float]  # (series_id, ts_ms, value)
 Buckets = dict[int, list[tuple[int, float]]]  # series_id -> [(bucket_start_ms, value), ...]
@@ -22,13 +24,7 @@ AGGREGATORS = ("min", "max", "sum", "avg", "count", "first", "last", "dev", "rat
 
 
 class PointWriter(Protocol):
-    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None: ...
-
-
-async def _driver_connection(session: AsyncSession) -> Any:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    async def write(self, driver: DriverConnection, rows: Sequence[PointRow]) -> None: ...
 
 
 class SQLitePointWriter:
@@ -37,22 +33,20 @@ class SQLitePointWriter:
         "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
     )
 
-    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
-        driver = await _driver_connection(session)
+    async def write(self, driver: DriverConnection, rows: Sequence[PointRow]) -> None:
         await driver.executemany(self.SQL, rows)
 
 
 class PostgresPointWriter:
     SQL = (
         "INSERT INTO points (series_id, ts, value) "
-        "SELECT * FROM unnest($1::integer[], $2::bigint[], $3::float8[]) "
+        "SELECT * FROM unnest(?::integer[], ?::bigint[], ?::float8[]) "
         "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
     )
 
-    async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
+    async def write(self, driver: DriverConnection, rows: Sequence[PointRow]) -> None:
         # Within one statement, a (series, ts) pair may appear only once for ON CONFLICT.
         latest = {(sid, ts): value for sid, ts, value in rows}
-        driver = await _driver_connection(session)
         await driver.execute(
             self.SQL,
             [key[0] for key in latest],
@@ -111,9 +105,10 @@ _GROUPED["rate"] = (
     "WHERE dt IS NOT NULL GROUP BY series_id, bucket"
 )
 
+# No ORDER BY: sorting millions of input rows for it cost more than the aggregation itself
+# (benchmarks/README.md); the few result buckets are sorted in Python instead.
 _STATEMENTS = {
-    name: text(sql + " ORDER BY 1, 2").bindparams(bindparam("ids", expanding=True))
-    for name, sql in _GROUPED.items()
+    name: text(sql).bindparams(bindparam("ids", expanding=True)) for name, sql in _GROUPED.items()
 }
 _RAW = text(
     f"SELECT series_id, ts, value FROM points WHERE {_RANGE} ORDER BY series_id, ts"
@@ -129,7 +124,7 @@ class PointStore:
 
     async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
         if rows:
-            await self.writer.write(session, rows)
+            await self.writer.write(await driver_of(session), rows)
 
     async def aggregate(
         self,
@@ -151,6 +146,8 @@ class PointStore:
         sqrt = aggregator == "dev"
         for series_id, bucket, value in rows.all():
             result[series_id].append((int(bucket), float(value) ** 0.5 if sqrt else float(value)))
+        for buckets in result.values():
+            buckets.sort()
         return result
 
     async def raw(

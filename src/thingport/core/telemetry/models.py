@@ -42,7 +42,12 @@ class Series(Base):
 
 
 class Point(Base):
-    """A reading. Clustered by (series, time): WITHOUT ROWID on SQLite, PK index on PostgreSQL."""
+    """A reading. Clustered by (series, time): WITHOUT ROWID on SQLite, PK index on PostgreSQL.
+
+    Deliberately no foreign key to series: on PostgreSQL its per-row check doubled the cost of
+    ingest (benchmarks/README.md). Series ids only ever come from committed series rows, and
+    whoever deletes a series must delete its points through the point store.
+    """
 
     __tablename__ = "points"
     __table_args__ = (
@@ -50,7 +55,7 @@ class Point(Base):
         {"sqlite_with_rowid": False},
     )
 
-    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    series_id: Mapped[int] = mapped_column(Integer)
     ts: Mapped[int] = mapped_column(BigInteger)  # epoch milliseconds, UTC
     value: Mapped[float] = mapped_column(Float)
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thingport.core.telemetry.models import Series
+from thingport.storage.fastpath import driver_of
 
-# Plain executemany: ORM bulk updates want primary keys only, and this needs the ts guard.
-_SET_LAST = text(
-    "UPDATE series SET last_value = :val, last_ts = :ts "
-    "WHERE id = :sid AND (last_ts IS NULL OR last_ts <= :ts)"
+# Once per ingest batch, so it goes through the driver fast path.
+_SET_LAST = (
+    "UPDATE series SET last_value = ?, last_ts = ? "
+    "WHERE id = ? AND (last_ts IS NULL OR last_ts <= ?)"
 )
 
 
@@ -76,7 +77,5 @@ class SeriesRepository:
         """Record (series_id, ts, value) as last value unless a later point is already known."""
         if not latest:
             return
-        await self.session.execute(
-            _SET_LAST,
-            [{"sid": sid, "ts": ts, "val": val} for sid, ts, val in latest],
-        )
+        driver = await driver_of(self.session)
+        await driver.executemany(_SET_LAST, [(val, ts, sid, ts) for sid, ts, val in latest])

@@ -156,11 +156,12 @@ async def _stream_events(subscription: Subscription) -> AsyncIterator[ServerSent
     try:
         async for event in subscription:
             device_key = event.payload["device_key"]
-            for point in event.payload["points"]:
+            names = {series["id"]: series["name"] for series in event.payload["series"]}
+            for series_id, ts, value in event.payload["points"]:
                 line = {
                     "device": device_key,
-                    "data": [[point["ts"], point["value"]]],
-                    "metric": point["name"],
+                    "data": [[ts, value]],
+                    "metric": names[series_id],
                     "type": "data",
                 }
                 yield ServerSentEvent(data=orjson.dumps(line).decode())

@@ -230,12 +230,6 @@ def upgrade() -> None:
         sa.Column("series_id", sa.Integer(), nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["series_id"],
-            ["series.id"],
-            name=op.f("fk_points_series_id_series"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("series_id", "ts", name=op.f("pk_points")),
         sqlite_with_rowid=False,
     )
