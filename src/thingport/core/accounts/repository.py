@@ -36,9 +36,14 @@ class AccountsRepository:
         )
         return result.first() is not None
 
-    async def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
-        result = await self.session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
-        return result.scalar_one_or_none()
+    async def api_key_with_user(self, prefix: str) -> tuple[ApiKey, User] | None:
+        result = await self.session.execute(
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.prefix == prefix)
+        )
+        row = result.first()
+        return (row[0], row[1]) if row else None
 
     async def delete_api_keys_named(self, user_id: int, name: str) -> None:
         await self.session.execute(

@@ -81,13 +81,10 @@ class AccountsService:
 
     async def authenticate_token(self, token: str) -> Principal:
         parts = _split_token(token.strip())
-        key = await self.repo.api_key_by_prefix(parts[0]) if parts else None
-        if parts is None or key is None or not secret_matches(key.secret_hash, parts[1]):
+        found = await self.repo.api_key_with_user(parts[0]) if parts else None
+        if parts is None or found is None or not secret_matches(found[0].secret_hash, parts[1]):
             raise Unauthenticated("invalid API token")
-        user = await self.repo.user_by_id(key.user_id)
-        if user is None:  # pragma: no cover - the foreign key cascades
-            raise Unauthenticated("invalid API token")
-        return await self._principal(user)
+        return await self._principal(found[1])
 
     async def authenticate_password(self, login: str, password: str) -> Principal:
         user = await self.repo.user_by_login(login)

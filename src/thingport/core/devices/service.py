@@ -73,14 +73,23 @@ class DevicesService:
 
     async def _readable(self, principal: Principal | None, key: str) -> Device:
         device = await self.repo.by_key(key)
-        if device is None or not can_read(
+        if device is None or not await self._may_read(principal, device):
+            raise NotFound(f"device {key!r} not found", field="device_id")
+        return device
+
+    async def _may_read(self, principal: Principal | None, device: Device) -> bool:
+        # Owners, admins and public devices need no look at the device's groups: that query
+        # runs only when group membership is what could grant access.
+        if can_read(principal, owner_id=device.owner_id, group_ids=(), public=device.public):
+            return True
+        if principal is None or not principal.group_ids:
+            return False
+        return can_read(
             principal,
             owner_id=device.owner_id,
             group_ids=await self.repo.group_ids(device.id),
             public=device.public,
-        ):
-            raise NotFound(f"device {key!r} not found", field="device_id")
-        return device
+        )
 
     async def _changeable(self, principal: Principal, key: str) -> Device:
         device = await self._readable(principal, key)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from thingport.core.devices.service import DeviceRef
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One value for one series of a device. `ts_ms` None means "now"."""
+class Reading(NamedTuple):
+    """One value for one series of a device. `ts_ms` None means "now".
+
+    A NamedTuple, not a frozen dataclass: ingest builds thousands per request and a tuple is
+    several times cheaper to create.
+    """
 
     key: str
     value: float

@@ -8,10 +8,12 @@ register or send data: POST /v0/devices and POST /v0/device/:id/data. See CONTRA
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
@@ -115,26 +117,62 @@ async def get_data(
     return mapping.query_response(result, arrays=as_arrays)
 
 
-@router.post("/device/{device_id}/data", response_model=schemas.IngestResult, status_code=201)
+@router.post(
+    "/device/{device_id}/data",
+    response_model=schemas.IngestResult,
+    status_code=201,
+    openapi_extra=schemas.readings_body_schema(),
+)
 async def post_data(
-    device_id: str,
-    body: Annotated[schemas.ReadingsIn, Body()],
-    core: CoreDep,
-    principal: PrincipalDep,
+    device_id: str, request: Request, core: CoreDep, principal: PrincipalDep
 ) -> schemas.IngestResult:
+    """Store one reading or a list of them; a batch is stored whole or not at all."""
+    items = _parse_readings(await request.body())
     now = now_ms()
-    readings = [
-        Reading(
-            key=item.metric,
-            value=item.value,
-            ts_ms=reading_time(item.ts, now_ms=now, field=f"{index}.ts"),
-            name=item.metric,
-            unit=item.unit,
-        )
-        for index, item in enumerate(body)
-    ]
+    readings: list[Reading] = []
+    index = 0
+    try:
+        for index, item in enumerate(items):  # noqa: B007 - index names the bad reading
+            metric = item["metric"]
+            readings.append(
+                Reading(
+                    metric,
+                    item["value"],
+                    reading_time(item.get("ts"), now_ms=now),
+                    metric,
+                    item.get("unit"),
+                )
+            )
+    except InvalidInput as error:
+        raise InvalidInput(f"{index}.ts: {error.message}", field=f"{index}.ts") from error
     count = await core.telemetry.ingest(principal, device_id, readings)
     return schemas.IngestResult(device=device_id, count=count)
+
+
+def _parse_readings(body: bytes) -> list[schemas.ReadingIn]:
+    """Validate the raw bytes in one pass; a single object is a batch of one."""
+    single = body.lstrip()[:1] == b"{"
+    try:
+        if single:
+            return [schemas.READING.validate_json(body)]
+        return schemas.READINGS.validate_json(body)
+    except ValidationError as error:
+        raise RequestValidationError(_request_errors(error, single)) from None
+
+
+def _request_errors(error: ValidationError, single: bool) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    seen: set[tuple[int | str, ...]] = set()
+    for item in error.errors(include_url=False):
+        location: tuple[int | str, ...] = ((0,) if single else ()) + tuple(item["loc"])
+        if len(location) == 3 and location[1] == "ts":
+            # A union member ("0.ts.int") means nothing to a client: name the field, once.
+            location = location[:2]
+            item["msg"] = "must be an epoch time in s or ms, a date string, or null"
+        if location not in seen:
+            seen.add(location)
+            errors.append({**item, "loc": ("body", *location)})
+    return errors
 
 
 @router.get("/device/{device_id}/stream", response_class=EventSourceResponse)
