@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import getpass
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -70,6 +71,10 @@ def _on_ready(info: StartupInfo) -> None:
     # (benchmarks/README.md: about 4 ms less per 1,000-point request).
     gc.collect()
     gc.freeze()
+    # The event loop shares the GIL with the database driver's worker threads. With the default
+    # 5 ms switch interval, the loop waits behind them on every handoff; 0.5 ms took HTTP ingest
+    # into SQLite from about 60k to about 100k points/s (benchmarks/README.md).
+    sys.setswitchinterval(0.0005)
 
 
 def _announce(info: StartupInfo) -> None:

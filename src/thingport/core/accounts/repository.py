@@ -36,14 +36,20 @@ class AccountsRepository:
         )
         return result.first() is not None
 
-    async def api_key_with_user(self, prefix: str) -> tuple[ApiKey, User] | None:
+    async def token_owner(self, prefix: str) -> tuple[str, User, frozenset[int]] | None:
+        """The key's secret hash, its user and the user's groups, in one round trip: this runs
+        on every token-authenticated request."""
         result = await self.session.execute(
-            select(ApiKey, User)
+            select(ApiKey.secret_hash, User, GroupMember.group_id)
             .join(User, User.id == ApiKey.user_id)
+            .outerjoin(GroupMember, GroupMember.user_id == User.id)
             .where(ApiKey.prefix == prefix)
         )
-        row = result.first()
-        return (row[0], row[1]) if row else None
+        rows = result.all()
+        if not rows:
+            return None
+        groups = frozenset(row[2] for row in rows if row[2] is not None)
+        return rows[0][0], rows[0][1], groups
 
     async def delete_api_keys_named(self, user_id: int, name: str) -> None:
         await self.session.execute(

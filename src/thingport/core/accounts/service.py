@@ -81,10 +81,13 @@ class AccountsService:
 
     async def authenticate_token(self, token: str) -> Principal:
         parts = _split_token(token.strip())
-        found = await self.repo.api_key_with_user(parts[0]) if parts else None
-        if parts is None or found is None or not secret_matches(found[0].secret_hash, parts[1]):
+        found = await self.repo.token_owner(parts[0]) if parts else None
+        if parts is None or found is None or not secret_matches(found[0], parts[1]):
             raise Unauthenticated("invalid API token")
-        return await self._principal(found[1])
+        _, user, group_ids = found
+        return Principal(
+            user_id=user.id, username=user.username, role=user.role, group_ids=group_ids
+        )
 
     async def authenticate_password(self, login: str, password: str) -> Principal:
         user = await self.repo.user_by_login(login)
