@@ -10,6 +10,7 @@ from functools import cached_property
 from thingport.bus.protocol import EventBus
 from thingport.bus.registry import build_bus
 from thingport.core.accounts.service import AccountsService
+from thingport.core.accounts.token_cache import TokenCache
 from thingport.core.devices.service import DevicesService
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
@@ -27,6 +28,7 @@ class Platform:
         self.bus = bus or build_bus(settings.bus_url)
         self.store = PointStore(self.db.backend)
         self.series_cache = SeriesCache()
+        self.token_cache = TokenCache(settings.auth_cache_seconds)
 
     async def migrate(self) -> None:
         await upgrade(self.db.engine)
@@ -51,7 +53,7 @@ class Core:
 
     @cached_property
     def accounts(self) -> AccountsService:
-        return AccountsService(self.uow)
+        return AccountsService(self.uow, token_cache=self.platform.token_cache)
 
     @cached_property
     def devices(self) -> DevicesService:

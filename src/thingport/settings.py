@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     online_window_seconds: int = Field(
         default=600, gt=0, description="A device seen within this window is online, else offline."
     )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a verified API token is remembered in memory (0: never); a token "
+        "revoked by another process keeps working for at most this long.",
+    )
     demo: bool = Field(default=False, description="Load demo data and run the virtual devices.")
     virtual_devices: bool = Field(
         default=True, description="Run virtual devices flagged in the database."

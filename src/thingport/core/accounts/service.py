@@ -17,6 +17,7 @@ from thingport.core.accounts.passwords import (
 )
 from thingport.core.accounts.repository import AccountsRepository
 from thingport.core.accounts.schemas import IssuedApiKey, Principal, UserCreate, UserOut
+from thingport.core.accounts.token_cache import TokenCache
 from thingport.kit.errors import Conflict, NotFound, Unauthenticated
 from thingport.storage.engine import UnitOfWork
 
@@ -34,8 +35,10 @@ def _split_token(token: str) -> tuple[str, str] | None:
 
 
 class AccountsService:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, token_cache: TokenCache | None = None) -> None:
+        self.uow = uow
         self.repo = AccountsRepository(uow.session)
+        self.token_cache = token_cache or TokenCache(ttl_seconds=0)
 
     async def create_user(self, data: UserCreate) -> UserOut:
         if await self.repo.username_or_email_taken(data.username, data.email):
@@ -65,6 +68,12 @@ class AccountsService:
         """
         if replace:
             await self.repo.delete_api_keys_named(user_id, name)
+            cache = self.token_cache
+
+            async def forget_revoked() -> None:
+                cache.forget_user(user_id)
+
+            self.uow.after_commit(forget_revoked)
         prefix = secrets.token_hex(_PREFIX_BYTES)
         secret = secrets.token_urlsafe(_SECRET_BYTES).replace("_", "-")
         key = ApiKey(user_id=user_id, name=name, prefix=prefix, secret_hash=hash_secret(secret))
@@ -80,14 +89,20 @@ class AccountsService:
         )
 
     async def authenticate_token(self, token: str) -> Principal:
-        parts = _split_token(token.strip())
+        token = token.strip()
+        cached = self.token_cache.get(token)
+        if cached is not None:
+            return cached
+        parts = _split_token(token)
         found = await self.repo.token_owner(parts[0]) if parts else None
         if parts is None or found is None or not secret_matches(found[0], parts[1]):
             raise Unauthenticated("invalid API token")
         _, user, group_ids = found
-        return Principal(
+        principal = Principal(
             user_id=user.id, username=user.username, role=user.role, group_ids=group_ids
         )
+        self.token_cache.put(token, principal)
+        return principal
 
     async def authenticate_password(self, login: str, password: str) -> Principal:
         user = await self.repo.user_by_login(login)
