@@ -148,10 +148,14 @@ class Account:
     token: str
 
 
-async def make_account(platform: Platform, username: str) -> Account:
+async def make_account(
+    platform: Platform, username: str, *, password: str | None = None
+) -> Account:
+    """A user with an API token. No password unless asked: argon2 hashing costs a quarter of a
+    second, most of a test's setup, and the token is what the APIs use."""
     async with platform.core() as core:
         user = await core.accounts.create_user(
-            UserCreate(username=username, email=f"{username}@example.com", password="secret-pass")
+            UserCreate(username=username, email=f"{username}@example.com", password=password)
         )
         issued = await core.accounts.issue_api_key(user.id, "test")
     return Account(Principal(user_id=user.id, username=username), issued.token)

@@ -19,8 +19,6 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Account, basic
-from thingport.core.accounts.schemas import Principal, UserCreate
-from thingport.platform import Platform
 
 Json = dict[str, Any]
 Point = tuple[int, float]  # (epoch seconds, value)
@@ -129,30 +127,6 @@ def expected_rollup(
 
 def as_wire(expected: dict[int, float]) -> dict[str, float]:
     return {str(bucket): value for bucket, value in expected.items()}
-
-
-# -- accounts --------------------------------------------------------------------------------
-
-
-async def token_account(platform: Platform, username: str) -> Account:
-    """A user with an API token and no password: hashing a password with argon2 costs a quarter
-    of a second, which is most of a test's setup here. The Smart Mocha API is token-based."""
-    async with platform.core() as core:
-        user = await core.accounts.create_user(
-            UserCreate(username=username, email=f"{username}@example.com")
-        )
-        issued = await core.accounts.issue_api_key(user.id, "test")
-    return Account(Principal(user_id=user.id, username=username), issued.token)
-
-
-@pytest.fixture
-async def alice(platform: Platform) -> Account:
-    return await token_account(platform, "alice")
-
-
-@pytest.fixture
-async def bob(platform: Platform) -> Account:
-    return await token_account(platform, "bob")
 
 
 # -- clients and requests --------------------------------------------------------------------

@@ -124,7 +124,7 @@ async def test_basic_with_username_and_password(
     client: httpx.AsyncClient, platform: Platform
 ) -> None:
     """The contract's third way in: a real login (conftest's accounts have a password)."""
-    carol = await make_account(platform, "carol")
+    carol = await make_account(platform, "carol", password="secret-pass")
     await create_device(client, basic(carol.token), id="CAROL00000000001")
     ok = await client.get(f"{API}/devices", auth=httpx.BasicAuth("carol", "secret-pass"))
     assert ok.status_code == 200, ok.text
