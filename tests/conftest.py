@@ -34,6 +34,8 @@ PG_ADMIN_DSN = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
+    "commands",
+    "mqtt_credentials",
     "points",
     "series",
     "messages",

@@ -11,6 +11,8 @@ from thingport.bus.protocol import EventBus
 from thingport.bus.registry import build_bus
 from thingport.core.accounts.service import AccountsService
 from thingport.core.accounts.token_cache import TokenCache
+from thingport.core.commands.schemas import CommandDispatcher
+from thingport.core.commands.service import CommandsService
 from thingport.core.devices.service import DevicesService
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
@@ -29,6 +31,8 @@ class Platform:
         self.store = PointStore(self.db.backend)
         self.series_cache = SeriesCache()
         self.token_cache = TokenCache(settings.auth_cache_seconds)
+        # Transports that deliver commands (MQTT) register here when they start.
+        self.command_dispatchers: list[CommandDispatcher] = []
 
     async def migrate(self) -> None:
         await upgrade(self.db.engine)
@@ -60,6 +64,16 @@ class Core:
         return DevicesService(
             self.uow,
             online_window=timedelta(seconds=self.platform.settings.online_window_seconds),
+            bus=self.platform.bus,
+        )
+
+    @cached_property
+    def commands(self) -> CommandsService:
+        return CommandsService(
+            self.uow,
+            devices=self.devices,
+            dispatchers=self.platform.command_dispatchers,
+            bus=self.platform.bus,
         )
 
     @cached_property

@@ -11,6 +11,9 @@ from typing import Any
 TELEMETRY = "telemetry"
 DEVICE_CREATED = "device.created"
 DEVICE_UPDATED = "device.updated"
+DEVICE_CONNECTED = "device.connected"  # payload: {"device_key": str}
+DEVICE_DISCONNECTED = "device.disconnected"  # payload: {"device_key": str}
+COMMAND_UPDATED = "command.updated"  # payload: {"device_key", "command_id", "state"}
 
 
 @dataclass(frozen=True, slots=True)

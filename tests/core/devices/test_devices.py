@@ -124,3 +124,42 @@ async def test_partial_update_changes_only_sent_fields(platform: Platform, alice
         cleared = await core.devices.update(alice.principal, "D", DeviceUpdate(description=None))
     assert cleared.description is None
     assert cleared.name == "new"
+
+
+async def test_presence_overrides_the_clock_and_is_announced(
+    platform: Platform, alice: Account
+) -> None:
+    from thingport.bus.events import DEVICE_CONNECTED, DEVICE_DISCONNECTED
+
+    events = platform.bus.subscribe(kinds=[DEVICE_CONNECTED, DEVICE_DISCONNECTED])
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key="LIVE"))
+    for connected, status in ((True, "online"), (False, "offline")):
+        async with platform.core() as core:
+            ref = await core.devices.resolve(alice.principal, "LIVE", change=True)
+            await core.devices.set_connected(ref, connected)
+        async with platform.core() as core:
+            assert (await core.devices.get(alice.principal, "LIVE")).status == status
+    kinds = []
+    async for event in events:
+        kinds.append(event.kind)
+        if len(kinds) == 2:
+            break
+    assert kinds == [DEVICE_CONNECTED, DEVICE_DISCONNECTED]
+
+
+async def test_gateway_acts_for_its_sub_devices_only(platform: Platform, alice: Account) -> None:
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key="GW"))
+        await core.devices.create(alice.principal, DeviceCreate(key="SUB", parent="GW"))
+        await core.devices.create(alice.principal, DeviceCreate(key="LONE"))
+    async with platform.core() as core:
+        sub = await core.devices.resolve_via_gateway(alice.principal, "GW", "SUB")
+        assert sub.key == "SUB"
+        with pytest.raises(NotFound):
+            await core.devices.resolve_via_gateway(alice.principal, "GW", "LONE")
+        await core.devices.merge_properties(sub, {"firmware": "2.1"})
+        await core.devices.merge_properties(sub, {"model": "x"})
+    async with platform.core() as core:
+        props = (await core.devices.get(alice.principal, "SUB")).properties
+    assert props == {"firmware": "2.1", "model": "x"}

@@ -5,14 +5,17 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thingport.core.accounts.models import ApiKey, GroupMember, User
+from thingport.core.accounts.models import ApiKey, GroupMember, MqttCredential, User
 
 
 class AccountsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, obj: User | ApiKey) -> None:
+    async def mqtt_credential(self, credential_id: str) -> MqttCredential | None:
+        return await self.session.get(MqttCredential, credential_id)
+
+    async def add(self, obj: User | ApiKey | MqttCredential) -> None:
         self.session.add(obj)
         await self.session.flush()
 

@@ -43,3 +43,10 @@ class IssuedApiKey(BaseModel):
     id: int
     name: str
     token: str
+
+
+class IssuedMqttCredentials(BaseModel):
+    """MQTT user name and password; the password is shown once and stored hashed."""
+
+    username: str
+    password: str

@@ -7,8 +7,9 @@ passwords live here once.
 from __future__ import annotations
 
 import secrets
+import uuid
 
-from thingport.core.accounts.models import ApiKey, User
+from thingport.core.accounts.models import ApiKey, MqttCredential, User
 from thingport.core.accounts.passwords import (
     hash_password,
     hash_secret,
@@ -16,7 +17,13 @@ from thingport.core.accounts.passwords import (
     verify_password,
 )
 from thingport.core.accounts.repository import AccountsRepository
-from thingport.core.accounts.schemas import IssuedApiKey, Principal, UserCreate, UserOut
+from thingport.core.accounts.schemas import (
+    IssuedApiKey,
+    IssuedMqttCredentials,
+    Principal,
+    UserCreate,
+    UserOut,
+)
 from thingport.core.accounts.token_cache import TokenCache
 from thingport.kit.errors import Conflict, NotFound, Unauthenticated
 from thingport.storage.engine import UnitOfWork
@@ -79,6 +86,30 @@ class AccountsService:
         key = ApiKey(user_id=user_id, name=name, prefix=prefix, secret_hash=hash_secret(secret))
         await self.repo.add(key)
         return IssuedApiKey(id=key.id, name=name, token=f"{TOKEN_TAG}_{prefix}_{secret}")
+
+    async def issue_mqtt_credentials(self, user_id: int) -> IssuedMqttCredentials:
+        """A new MQTT user name and password for a user's devices (Cayenne's clients)."""
+        secret = secrets.token_hex(20)
+        credential = MqttCredential(
+            id=str(uuid.uuid4()), user_id=user_id, secret_hash=hash_secret(secret)
+        )
+        await self.repo.add(credential)
+        return IssuedMqttCredentials(username=credential.id, password=secret)
+
+    async def authenticate_mqtt(self, username: str, password: str) -> Principal:
+        """An MQTT CONNECT: issued MQTT credentials, or any user name with an API token as the
+        password (what a native device is given)."""
+        credential = await self.repo.mqtt_credential(username) if username else None
+        if credential is not None:
+            if not secret_matches(credential.secret_hash, password):
+                raise Unauthenticated("invalid MQTT credentials")
+            user = await self.repo.user_by_id(credential.user_id)
+            if user is None:  # pragma: no cover - the foreign key cascades
+                raise Unauthenticated("invalid MQTT credentials")
+            return await self._principal(user)
+        if password.startswith(f"{TOKEN_TAG}_"):
+            return await self.authenticate_token(password)
+        raise Unauthenticated("invalid MQTT credentials")
 
     async def _principal(self, user: User) -> Principal:
         return Principal(

@@ -44,6 +44,9 @@ class Device(Base):
     # Only the states a person sets; new/online/offline are derived from last_seen.
     admin_state: Mapped[str] = mapped_column(String(16), default="active")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by a transport with sessions (MQTT): True while connected, False after a disconnect.
+    # None for devices that only ever post over HTTP: their status follows last_seen_at.
+    connected: Mapped[bool | None] = mapped_column(Boolean)
     deployed: Mapped[bool] = mapped_column(Boolean, default=False)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     latitude: Mapped[float | None] = mapped_column(Float)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from thingport.bus.events import DEVICE_CONNECTED, DEVICE_DISCONNECTED, Event
+from thingport.bus.protocol import EventBus
 from thingport.core.accounts.access import can_change, can_read
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.models import Device, DeviceType
@@ -65,9 +67,13 @@ def _simulation_ranges(properties: dict[str, object]) -> dict[str, tuple[float, 
 
 
 class DevicesService:
-    def __init__(self, uow: UnitOfWork, *, online_window: timedelta) -> None:
+    def __init__(
+        self, uow: UnitOfWork, *, online_window: timedelta, bus: EventBus | None = None
+    ) -> None:
+        self.uow = uow
         self.repo = DevicesRepository(uow.session)
         self.online_window = online_window
+        self.bus = bus
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -106,6 +112,13 @@ class DevicesService:
             raise Unauthenticated("authentication is required to change a device")
         else:
             device = await self._changeable(principal, key)
+        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
+    async def resolve_id(self, principal: Principal | None, device_id: int) -> DeviceRef:
+        """Like resolve, for a device known by its internal id (from another domain's row)."""
+        device = await self.repo.by_id(device_id)
+        if device is None or not await self._may_read(principal, device):
+            raise NotFound("device not found", field="device_id")
         return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
 
     async def get(self, principal: Principal | None, key: str) -> DeviceOut:
@@ -150,6 +163,7 @@ class DevicesService:
                     last_seen_at=d.last_seen_at,
                     now=now,
                     online_window=self.online_window,
+                    connected=d.connected,
                 ),
                 last_seen_at=d.last_seen_at,
                 deployed=d.deployed,
@@ -235,3 +249,48 @@ class DevicesService:
 
     async def touch(self, device_id: int, seen_at: datetime | None = None) -> None:
         await self.repo.touch(device_id, seen_at or utcnow())
+
+    async def resolve_via_gateway(
+        self, principal: Principal, gateway_key: str, device_key: str
+    ) -> DeviceRef:
+        """A sub-device a gateway acts for: its parent must be that gateway, which the
+        principal may change."""
+        gateway = await self._changeable(principal, gateway_key)
+        device = await self.repo.by_key(device_key)
+        if device is None or device.parent_id != gateway.id:
+            raise NotFound(
+                f"device {device_key!r} is not attached to gateway {gateway_key!r}",
+                field="device_id",
+            )
+        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
+    async def merge_properties(self, device: DeviceRef, properties: dict[str, object]) -> None:
+        """Merge facts a device reports about itself (firmware, model, ...) into its properties."""
+        row = await self.repo.by_id(device.id)
+        if row is None:  # pragma: no cover - a resolved device exists in this transaction
+            raise NotFound(f"device {device.key!r} not found", field="device_id")
+        row.properties = {**row.properties, **properties}
+        row.updated_at = utcnow()
+        await self.repo.session.flush()
+
+    async def set_connected(self, device: DeviceRef, connected: bool) -> None:
+        """Record a session opening or closing, and tell subscribers after the commit."""
+        row = await self.repo.by_id(device.id)
+        if row is None:  # pragma: no cover
+            raise NotFound(f"device {device.key!r} not found", field="device_id")
+        row.connected = connected
+        if connected:
+            row.last_seen_at = utcnow()
+        await self.repo.session.flush()
+        if self.bus is not None:
+            bus = self.bus
+            event = Event(
+                DEVICE_CONNECTED if connected else DEVICE_DISCONNECTED,
+                device.id,
+                {"device_key": device.key},
+            )
+
+            async def publish() -> None:
+                await bus.publish([event])
+
+            self.uow.after_commit(publish)

@@ -1,0 +1,43 @@
+"""All SQL of the commands domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from thingport.core.commands.models import Command
+from thingport.core.commands.schemas import OPEN_STATES
+
+
+class CommandsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, command: Command) -> None:
+        self.session.add(command)
+        await self.session.flush()
+
+    async def by_request_id(self, request_id: str) -> Command | None:
+        result = await self.session.execute(select(Command).where(Command.request_id == request_id))
+        return result.scalar_one_or_none()
+
+    async def for_device(self, device_id: int, limit: int) -> Sequence[Command]:
+        result = await self.session.execute(
+            select(Command)
+            .where(Command.device_id == device_id)
+            .order_by(Command.id.desc())
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def expire_open(self, now: datetime) -> int:
+        result = await self.session.execute(
+            update(Command)
+            .where(Command.state.in_(OPEN_STATES), Command.expires_at < now)
+            .values(state="expired")
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

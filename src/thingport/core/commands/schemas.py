@@ -1,0 +1,44 @@
+"""What the commands service takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+CommandState = Literal["pending", "sent", "answered", "failed", "expired"]
+OPEN_STATES = ("pending", "sent")
+
+
+class CommandOut(BaseModel):
+    id: str  # the request id that travels to the device and back
+    device_key: str
+    channel: str | None
+    payload: Any
+    state: CommandState
+    response: Any
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    answered_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDelivery:
+    """A committed command, handed to the transports to publish."""
+
+    command_id: str
+    device_id: int
+    device_key: str
+    channel: str | None
+    payload: Any
+
+
+class CommandDispatcher(Protocol):
+    """A transport that can deliver commands (MQTT publishes them). After delivering, it
+    records the command as sent with `CommandsService.mark_sent`."""
+
+    async def dispatch(self, delivery: CommandDelivery) -> None: ...

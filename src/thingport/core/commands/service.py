@@ -1,0 +1,155 @@
+"""The commands domain: record a command, hand it to the transports after commit, track its
+state (pending, sent, answered, failed, expired) and correlate the device's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from thingport.bus.events import COMMAND_UPDATED, Event
+from thingport.bus.protocol import EventBus
+from thingport.core.accounts.schemas import Principal
+from thingport.core.commands.models import Command
+from thingport.core.commands.repository import CommandsRepository
+from thingport.core.commands.schemas import (
+    OPEN_STATES,
+    CommandDelivery,
+    CommandDispatcher,
+    CommandOut,
+)
+from thingport.core.devices.service import DeviceRef, DevicesService
+from thingport.kit.errors import Conflict, InvalidInput, NotFound
+from thingport.storage.base import utcnow
+from thingport.storage.engine import UnitOfWork
+
+DEFAULT_TTL = timedelta(minutes=10)
+MAX_TTL = timedelta(days=30)
+
+
+def _out(command: Command, device_key: str) -> CommandOut:
+    return CommandOut(
+        id=command.request_id,
+        device_key=device_key,
+        channel=command.channel,
+        payload=command.payload,
+        state=command.state,
+        response=command.response,
+        error=command.error,
+        created_at=command.created_at,
+        sent_at=command.sent_at,
+        answered_at=command.answered_at,
+        expires_at=command.expires_at,
+    )
+
+
+class CommandsService:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        devices: DevicesService,
+        dispatchers: Sequence[CommandDispatcher],
+        bus: EventBus,
+    ) -> None:
+        self.uow = uow
+        self.repo = CommandsRepository(uow.session)
+        self.devices = devices
+        self.dispatchers = dispatchers
+        self.bus = bus
+
+    async def send(
+        self,
+        principal: Principal,
+        device_key: str,
+        *,
+        payload: Any,
+        channel: str | None = None,
+        ttl: timedelta = DEFAULT_TTL,
+    ) -> CommandOut:
+        """Record a command for a device the principal may change; transports deliver it once
+        the transaction has committed."""
+        if not timedelta(0) < ttl <= MAX_TTL:
+            raise InvalidInput("a command must expire within 30 days", field="ttl")
+        device = await self.devices.resolve(principal, device_key, change=True)
+        command = Command(
+            device_id=device.id,
+            created_by=principal.user_id,
+            channel=channel,
+            payload=payload,
+            state="pending",
+            expires_at=utcnow() + ttl,
+        )
+        await self.repo.add(command)
+        delivery = CommandDelivery(command.request_id, device.id, device.key, channel, payload)
+        dispatchers = list(self.dispatchers)
+
+        async def deliver() -> None:
+            for dispatcher in dispatchers:
+                await dispatcher.dispatch(delivery)
+
+        self.uow.after_commit(deliver)
+        return _out(command, device.key)
+
+    async def get(self, principal: Principal | None, command_id: str) -> CommandOut:
+        command = await self.repo.by_request_id(command_id)
+        if command is None:
+            raise NotFound(f"command {command_id!r} not found", field="command_id")
+        device = await self.devices.resolve_id(principal, command.device_id)
+        return _out(command, device.key)
+
+    async def for_device(
+        self, principal: Principal | None, device_key: str, *, limit: int = 100
+    ) -> list[CommandOut]:
+        device = await self.devices.resolve(principal, device_key)
+        return [_out(c, device.key) for c in await self.repo.for_device(device.id, limit)]
+
+    async def mark_sent(self, command_id: str) -> None:
+        """A transport published the command. Only a pending command becomes sent: an answer
+        may already have overtaken the bookkeeping."""
+        command = await self.repo.by_request_id(command_id)
+        if command is not None and command.state == "pending":
+            command.state = "sent"
+            command.sent_at = utcnow()
+            await self.repo.session.flush()
+            self._announce(command, command_id)
+
+    async def answer(
+        self,
+        device: DeviceRef,
+        command_id: str,
+        *,
+        ok: bool,
+        message: str | None = None,
+        payload: Any = None,
+    ) -> CommandOut:
+        """The device's answer (already authorised as that device by the transport)."""
+        command = await self.repo.by_request_id(command_id)
+        if command is None or command.device_id != device.id:
+            raise NotFound(f"command {command_id!r} not found for this device", field="command_id")
+        if command.state not in OPEN_STATES:
+            raise Conflict(f"command {command_id!r} is already {command.state}", field="state")
+        command.state = "answered" if ok else "failed"
+        command.response = payload
+        command.error = None if ok else (message or "the device reported an error")
+        command.answered_at = utcnow()
+        await self.repo.session.flush()
+        self._announce(command, device.key)
+        return _out(command, device.key)
+
+    async def expire_due(self) -> int:
+        """Mark open commands past their expiry as expired; returns how many."""
+        return await self.repo.expire_open(utcnow())
+
+    def _announce(self, command: Command, device_key: str) -> None:
+        event = Event(
+            COMMAND_UPDATED,
+            command.device_id,
+            {"device_key": device_key, "command_id": command.request_id, "state": command.state},
+        )
+        bus = self.bus
+
+        async def publish() -> None:
+            await bus.publish([event])
+
+        self.uow.after_commit(publish)
