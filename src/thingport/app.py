@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from thingport.demo.simulator import Simulator
 from thingport.dialects.smartmocha.router import build_app as build_smartmocha
 from thingport.platform import Platform
 from thingport.settings import Settings
+from thingport.transports.mqtt.bridge import ExternalBroker
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ def build_apis() -> tuple[MountedApi, ...]:
     return (MountedApi("Smart Mocha", "/smartmocha", "/smartmocha/v0", build_smartmocha()),)
 
 
+COMMAND_EXPIRY_INTERVAL_S = 30.0
+
+
+async def _expire_commands(platform: Platform) -> None:
+    """Open commands past their expiry become expired (until the job scheduler exists)."""
+    while True:
+        await asyncio.sleep(COMMAND_EXPIRY_INTERVAL_S)
+        try:
+            async with platform.core() as core:
+                await core.commands.expire_due()
+        except Exception:  # keep trying; a failed round is logged, not fatal
+            logging.getLogger(__name__).exception("expiring commands failed")
+
+
 def create_app(
     settings: Settings, *, announce: Announce | None = None, platform: Platform | None = None
 ) -> FastAPI:
@@ -54,9 +70,18 @@ def create_app(
             api.app.state.platform = running
         app.state.platform = running
         demo = await load_demo(running) if settings.demo else None
-        simulator_task = None
+        tasks = [asyncio.create_task(_expire_commands(running), name="command-expiry")]
         if settings.virtual_devices:
-            simulator_task = asyncio.create_task(Simulator(running).run(), name="virtual-devices")
+            tasks.append(asyncio.create_task(Simulator(running).run(), name="virtual-devices"))
+        bridge = None
+        if settings.mqtt_url:
+            bridge = ExternalBroker(
+                running,
+                settings.mqtt_url,
+                client_id=settings.mqtt_client_id,
+                share_group=settings.mqtt_share_group,
+            )
+            await bridge.start()
         app.state.ready = True
         if announce:
             announce(StartupInfo(settings, apis, demo))
@@ -64,10 +89,12 @@ def create_app(
             yield
         finally:
             app.state.ready = False
-            if simulator_task:
-                simulator_task.cancel()
+            if bridge is not None:
+                await bridge.stop()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await simulator_task
+                    await task
             await running.close()
 
     app = FastAPI(title="Thingport", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -86,6 +86,12 @@ def _announce(info: StartupInfo) -> None:
             f"  {api.name}: {base}{api.base_path}   docs: {base}{api.prefix}/docs", soft_wrap=True
         )
     console.print(f"  health: {base}/healthz", soft_wrap=True)
+    if info.settings.mqtt_url:
+        console.print(
+            f"  MQTT: external broker {info.settings.mqtt_url.split('@')[-1]} "
+            f"as {info.settings.mqtt_client_id}",
+            soft_wrap=True,
+        )
     console.print(f"  database: {info.settings.effective_database_url}", soft_wrap=True)
     if info.demo:
         console.print(
@@ -106,9 +112,17 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Load demo data and virtual devices.")
     ] = False,
+    mqtt_url: Annotated[
+        str | None,
+        typer.Option(
+            "--mqtt-url", help="External MQTT broker, e.g. mqtt://user:pass@127.0.0.1:1883."
+        ),
+    ] = None,
 ) -> None:
     """Run the server (migrates the database first)."""
-    settings = _settings(data_dir, database_url, host=host, port=port, demo=demo or None)
+    settings = _settings(
+        data_dir, database_url, host=host, port=port, demo=demo or None, mqtt_url=mqtt_url
+    )
     config = uvicorn.Config(
         create_app(settings, announce=_on_ready),
         host=settings.host,

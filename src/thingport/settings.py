@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -34,6 +35,17 @@ class Settings(BaseSettings):
     virtual_devices: bool = Field(
         default=True, description="Run virtual devices flagged in the database."
     )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="External broker (mqtt://user:pass@host:1883): Thingport subscribes through "
+        "shared subscriptions and publishes commands there.",
+    )
+    mqtt_client_id: str = Field(
+        default_factory=lambda: f"thingport-{socket.gethostname()}",
+        description="This worker's MQTT client id on the external broker. Keep it stable: "
+        "messages a killed worker had not acknowledged come back to the same id.",
+    )
+    mqtt_share_group: str = Field(default="thingport", description="Shared subscription group.")
     bus_url: str = Field(default="memory://", description="Event bus backend.")
     log_level: str = "info"
 

@@ -22,6 +22,11 @@ class Principal:
         return self.role == "admin"
 
 
+# The platform itself, acting on input whose sender another component already authorised
+# (messages read from an external broker whose ACL confines every client to its own topics).
+SYSTEM = Principal(user_id=0, username="system", role="admin")
+
+
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     email: EmailStr

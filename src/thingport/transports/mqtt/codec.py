@@ -24,10 +24,16 @@ class CodecError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ClientIdentity:
-    """The MQTT connection a message came from, as the broker authenticated it."""
+    """The MQTT connection a message came from, as the broker authenticated it.
+
+    `broker_verified` is set when Thingport reads from an external broker: it does not see the
+    publisher's connection, the broker's ACL (see auth endpoints) has already confined the
+    client to its own topics, so codecs skip their own identity checks.
+    """
 
     client_id: str
     username: str
+    broker_verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,142 @@
+"""External broker mode against the real Mosquitto, with paho-mqtt as the device."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.conftest import Account
+from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
+from thingport.core.devices.schemas import DeviceCreate
+from thingport.platform import Platform
+from thingport.transports.mqtt.bridge import ExternalBroker
+
+TIMEOUT = 10
+
+
+@pytest.fixture
+async def bridge(platform: Platform, mosquitto: str) -> AsyncIterator[ExternalBroker]:
+    # A share group and client id of its own: concurrent test runs must not steal messages.
+    run = uuid.uuid4().hex[:8]
+    broker = ExternalBroker(
+        platform, mosquitto, client_id=f"thingport-test-{run}", share_group=f"t{run}"
+    )
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop(keep_session=False)
+
+
+@pytest.fixture
+def device_client() -> Iterator[paho.Client]:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}")
+    client.connect(MOSQUITTO_HOST, MOSQUITTO_PORT)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+async def _wait_for(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll until the condition holds; the bridge works in the background."""
+    for _ in range(int(TIMEOUT / 0.05)):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+async def test_native_telemetry_through_mosquitto_is_stored(
+    platform: Platform, alice: Account, bridge: ExternalBroker, device_client: paho.Client
+) -> None:
+    key = f"MQ-{uuid.uuid4().hex[:8]}"
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key=key))
+    topic = f"thingport/v1/devices/{key}/telemetry"
+    for second in range(5):
+        body = {"ts": 1_700_000_000 + second, "values": {"temp": 20.0 + second, "hum": 50.0}}
+        device_client.publish(topic, json.dumps(body), qos=1).wait_for_publish(5)
+    device_client.publish(topic, b"not json", qos=1).wait_for_publish(5)
+
+    async def all_stored() -> bool:
+        async with platform.core() as core:
+            result = await core.telemetry.query(
+                alice.principal, key, start="1700000000", end="1700000010", rollup="1h-count"
+            )
+        return sorted((r.series.key, r.points) for r in result.results) == [
+            ("hum", [(1_699_999_200_000, 5.0)]),
+            ("temp", [(1_699_999_200_000, 5.0)]),
+        ]
+
+    await _wait_for(all_stored, "10 points")
+
+    async def rejected() -> bool:
+        return bridge.handler.rejected["malformed"] == 1
+
+    await _wait_for(rejected, "the rejection")
+
+
+async def test_unknown_device_is_rejected_and_others_still_stored(
+    platform: Platform, alice: Account, bridge: ExternalBroker, device_client: paho.Client
+) -> None:
+    key = f"MQ-{uuid.uuid4().hex[:8]}"
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key=key))
+    device_client.publish(
+        "thingport/v1/devices/NO-SUCH-DEVICE/telemetry", b'{"t": 1}', qos=1
+    ).wait_for_publish(5)
+    device_client.publish(
+        f"thingport/v1/devices/{key}/telemetry", b'{"t": 2}', qos=1
+    ).wait_for_publish(5)
+
+    async def stored() -> bool:
+        async with platform.core() as core:
+            ref = await core.devices.resolve(alice.principal, key)
+            series = (await core.telemetry.series_of_devices([ref.id]))[ref.id]
+        return [(s.key, s.last_value) for s in series] == [("t", 2.0)]
+
+    await _wait_for(stored, "the good device's point")
+    assert bridge.handler.rejected["not_found"] == 1
+
+
+async def test_command_round_trip(
+    platform: Platform, alice: Account, bridge: ExternalBroker, device_client: paho.Client
+) -> None:
+    key = f"MQ-{uuid.uuid4().hex[:8]}"
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key=key))
+    received: asyncio.Queue[bytes] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
+        loop.call_soon_threadsafe(received.put_nowait, bytes(message.payload))
+
+    device_client.on_message = on_message
+    device_client.subscribe(f"thingport/v1/devices/{key}/commands", qos=1)
+    await asyncio.sleep(0.3)  # let the subscription reach the broker
+
+    async with platform.core() as core:
+        command = await core.commands.send(alice.principal, key, channel="relay", payload="on")
+    delivered = json.loads(await asyncio.wait_for(received.get(), TIMEOUT))
+    assert delivered["id"] == command.id
+    assert delivered["payload"] == "on"
+
+    async def state_is(expected: str) -> bool:
+        async with platform.core() as core:
+            return (await core.commands.get(alice.principal, command.id)).state == expected
+
+    await _wait_for(lambda: state_is("sent"), "state sent")
+    answer = {"id": command.id, "ok": True, "payload": {"relay": "on"}}
+    device_client.publish(
+        f"thingport/v1/devices/{key}/responses", json.dumps(answer), qos=1
+    ).wait_for_publish(5)
+    await _wait_for(lambda: state_is("answered"), "state answered")
