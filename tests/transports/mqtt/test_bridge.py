@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -140,3 +141,49 @@ async def test_command_round_trip(
         f"thingport/v1/devices/{key}/responses", json.dumps(answer), qos=1
     ).wait_for_publish(5)
     await _wait_for(lambda: state_is("answered"), "state answered")
+
+
+async def test_mosquitto_clients_publish_and_receive_commands(
+    platform: Platform, alice: Account, bridge: ExternalBroker
+) -> None:
+    """The command-line clients a person tries first: mosquitto_pub and mosquitto_sub."""
+    if shutil.which("mosquitto_pub") is None or shutil.which("mosquitto_sub") is None:
+        pytest.skip("mosquitto_pub/mosquitto_sub are not installed")
+    key = f"MQ-{uuid.uuid4().hex[:8]}"
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key=key))
+    base = ["-h", MOSQUITTO_HOST, "-p", str(MOSQUITTO_PORT), "-q", "1"]
+    publish = await asyncio.create_subprocess_exec(
+        "mosquitto_pub",
+        *base,
+        "-t",
+        f"thingport/v1/devices/{key}/telemetry",
+        "-m",
+        '{"ts": 1700000000, "values": {"pressure": 1013.25}}',
+    )
+    assert await publish.wait() == 0
+
+    subscriber = await asyncio.create_subprocess_exec(
+        "mosquitto_sub",
+        *base,
+        "-C",
+        "1",
+        "-t",
+        f"thingport/v1/devices/{key}/commands",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    await asyncio.sleep(0.5)  # let mosquitto_sub subscribe
+    async with platform.core() as core:
+        command = await core.commands.send(alice.principal, key, payload={"reboot": True})
+    output, _ = await asyncio.wait_for(subscriber.communicate(), TIMEOUT)
+    assert json.loads(output)["id"] == command.id
+
+    async def stored() -> bool:
+        async with platform.core() as core:
+            ref = await core.devices.resolve(alice.principal, key)
+            series = (await core.telemetry.series_of_devices([ref.id]))[ref.id]
+        return [(s.key, s.last_value, s.last_ts) for s in series] == [
+            ("pressure", 1013.25, 1_700_000_000_000)
+        ]
+
+    await _wait_for(stored, "the mosquitto_pub reading")
