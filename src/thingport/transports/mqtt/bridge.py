@@ -71,7 +71,10 @@ class ExternalBroker:
         self.codecs = codecs
         self.handler = InboundHandler(platform, codec_for)
         self.connected = asyncio.Event()
-        self._queue: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()
+        # (connection generation, message): message ids restart with a new session, so an ack
+        # is sent only on the connection the message came from (never to a stranger's id).
+        self._queue: asyncio.Queue[tuple[int, paho.MQTTMessage]] = asyncio.Queue()
+        self._generation = 0
         self._consumer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
@@ -132,6 +135,7 @@ class ExternalBroker:
         if getattr(reason, "is_failure", False):
             log.error("external broker refused the connection: %s", reason)
             return
+        self._generation += 1
         filters = [f for codec in self.codecs for f in codec.platform_subscriptions()]
         client.subscribe([(f"$share/{self.share_group}/{f}", 1) for f in filters])
         log.info(
@@ -156,7 +160,7 @@ class ExternalBroker:
         self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
     ) -> None:
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, message)
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (self._generation, message))
 
     # -- processing ---------------------------------------------------------------------------
 
@@ -171,20 +175,21 @@ class ExternalBroker:
                     message.topic,
                     bytes(message.payload),
                 )
-                for message in batch
+                for _, message in batch
             ]
             try:
                 await self.handler.handle_batch(received)
             except Exception:  # a database outage: do not ack, the broker redelivers
                 log.exception("could not store a batch of %d MQTT messages", len(batch))
                 await asyncio.sleep(1)
-                for message in batch:
-                    self._queue.put_nowait(message)
+                for item in batch:
+                    self._queue.put_nowait(item)
                 continue
-            self._learn_routes(batch)
-            # Stored (or rejected for good, which is logged and counted): acknowledge.
-            for message in batch:
-                if message.qos > 0:
+            self._learn_routes([message for _, message in batch])
+            # Stored (or rejected for good, which is logged and counted): acknowledge, on the
+            # connection that delivered it; after a reconnect the broker resends the rest.
+            for generation, message in batch:
+                if message.qos > 0 and generation == self._generation:
                     self._client.ack(message.mid, message.qos)
 
     def _learn_routes(self, batch: Sequence[paho.MQTTMessage]) -> None:
