@@ -18,6 +18,7 @@ from thingport.demo.simulator import Simulator
 from thingport.dialects.smartmocha.router import build_app as build_smartmocha
 from thingport.platform import Platform
 from thingport.settings import Settings
+from thingport.transports.mqtt.auth_http import router as mqtt_auth_router
 from thingport.transports.mqtt.bridge import ExternalBroker
 
 
@@ -118,4 +119,5 @@ def create_app(
 
     for api in apis:
         app.mount(api.prefix, api.app)
+    app.include_router(mqtt_auth_router)
     return app

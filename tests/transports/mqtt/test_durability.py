@@ -37,7 +37,7 @@ MESSAGES = 1500
 KEY = "STORM-1"
 # Mosquitto's default max_queued_messages (1000) caps what it holds for an offline session and
 # drops the rest (it logs "Outgoing messages are being dropped"). The storm is paced so the
-# restart window stays under that cap; production brokers should raise it (see TOPICS.md).
+# restart window stays under that cap; production brokers should raise it (see BROKERS.md).
 PAUSE_S = 0.005
 
 

@@ -111,6 +111,23 @@ class AccountsService:
             return await self.authenticate_token(password)
         raise Unauthenticated("invalid MQTT credentials")
 
+    async def mqtt_principal(self, username: str) -> Principal | None:
+        """Who an MQTT user name stands for, without its password (the broker authenticated the
+        connection already and now asks about topics): an MQTT credential's user, else the user
+        of that name. Credentials first, in the same order as `authenticate_mqtt`. Groups are
+        left out: only owning or administering a device grants changing it."""
+        if not username:
+            return None
+        credential = await self.repo.mqtt_credential(username)
+        user = (
+            await self.repo.user_by_id(credential.user_id)
+            if credential is not None
+            else await self.repo.user_by_username(username)
+        )
+        if user is None:
+            return None
+        return Principal(user_id=user.id, username=user.username, role=user.role)
+
     async def _principal(self, user: User) -> Principal:
         return Principal(
             user_id=user.id,
