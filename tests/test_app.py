@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+import sys
+
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import basic
+from tests.conftest import Account, basic
+from thingport.app import create_app
+from thingport.core.devices.schemas import DeviceCreate
 from thingport.demo.data import BASE_STATION, DEVICES, load_demo
 from thingport.demo.simulator import Simulator, next_value
 from thingport.platform import Platform
+from thingport.settings import Settings
 
 
 async def test_healthz_and_index(client: httpx.AsyncClient, app: FastAPI) -> None:
@@ -77,3 +83,48 @@ def test_random_walk_stays_in_bounds() -> None:
     for _ in range(1000):
         value = next_value(value, 10.0, 20.0, rng)
         assert 10.0 <= value <= 20.0
+
+
+async def test_the_app_runs_the_embedded_broker_and_survives_a_taken_port(
+    platform: Platform, settings: Settings, alice: Account
+) -> None:
+    """What `thingport serve --mqtt-port P` does: the broker takes telemetry; a taken port is a
+    warning naming the flag, not a failed start."""
+    import socket
+
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    app = create_app(settings.model_copy(update={"mqtt_port": port}), platform=platform)
+    seen: list[str] = []
+    async with app.router.lifespan_context(app):
+        async with platform.core() as core:
+            await core.devices.create(alice.principal, DeviceCreate(key="EMB-1"))
+        publish = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import paho.mqtt.publish as p, sys; p.single('thingport/v1/devices/EMB-1/telemetry',"
+            " '{\"t\": 5}', qos=1, hostname='127.0.0.1', port=int(sys.argv[1]),"
+            " auth={'username': 'alice', 'password': sys.argv[2]})",
+            str(port),
+            alice.token,
+        )
+        assert await publish.wait() == 0
+        async with platform.core() as core:
+            ref = await core.devices.resolve(alice.principal, "EMB-1")
+            series = (await core.telemetry.series_of_devices([ref.id]))[ref.id]
+        assert [(s.key, s.last_value) for s in series] == [("t", 5.0)]
+
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            busy = taken.getsockname()[1]
+            second = create_app(
+                settings.model_copy(update={"mqtt_port": busy}),
+                platform=Platform(settings),
+                announce=lambda info: seen.append(info.mqtt),
+            )
+            async with second.router.lifespan_context(second):
+                pass
+    assert len(seen) == 1
+    assert "--mqtt-port" in seen[0]

@@ -20,6 +20,7 @@ from thingport.platform import Platform
 from thingport.settings import Settings
 from thingport.transports.mqtt.auth_http import router as mqtt_auth_router
 from thingport.transports.mqtt.bridge import ExternalBroker
+from thingport.transports.mqtt.embedded import EmbeddedBroker
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class StartupInfo:
     settings: Settings
     apis: tuple[MountedApi, ...]
     demo: DemoInfo | None
+    mqtt: str = "off"
 
 
 Announce = Callable[[StartupInfo], None]
@@ -75,6 +77,17 @@ def create_app(
         if settings.virtual_devices:
             tasks.append(asyncio.create_task(Simulator(running).run(), name="virtual-devices"))
         bridge = None
+        embedded = None
+        mqtt_problem = None
+        if not settings.mqtt_url and settings.mqtt_port:
+            embedded = EmbeddedBroker(running, host=settings.host, port=settings.mqtt_port)
+            try:
+                await embedded.start()
+            except RuntimeError as error:
+                # Not fatal: HTTP works without it, and a broker may already own the port.
+                mqtt_problem = str(error)
+                logging.getLogger(__name__).warning("%s", error)
+                embedded = None
         if settings.mqtt_url:
             bridge = ExternalBroker(
                 running,
@@ -85,13 +98,22 @@ def create_app(
             await bridge.start()
         app.state.ready = True
         if announce:
-            announce(StartupInfo(settings, apis, demo))
+            mqtt = (
+                f"embedded broker on {settings.host}:{embedded.port}"
+                if embedded is not None
+                else f"external broker {settings.mqtt_url.split('@')[-1]}"
+                if settings.mqtt_url
+                else (mqtt_problem or "off (--mqtt-port 0)")
+            )
+            announce(StartupInfo(settings, apis, demo, mqtt))
         try:
             yield
         finally:
             app.state.ready = False
             if bridge is not None:
                 await bridge.stop()
+            if embedded is not None:
+                await embedded.stop()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

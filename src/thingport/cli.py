@@ -86,12 +86,7 @@ def _announce(info: StartupInfo) -> None:
             f"  {api.name}: {base}{api.base_path}   docs: {base}{api.prefix}/docs", soft_wrap=True
         )
     console.print(f"  health: {base}/healthz", soft_wrap=True)
-    if info.settings.mqtt_url:
-        console.print(
-            f"  MQTT: external broker {info.settings.mqtt_url.split('@')[-1]} "
-            f"as {info.settings.mqtt_client_id}",
-            soft_wrap=True,
-        )
+    console.print(f"  MQTT: {info.mqtt}", soft_wrap=True)
     console.print(f"  database: {info.settings.effective_database_url}", soft_wrap=True)
     if info.demo:
         console.print(
@@ -112,6 +107,12 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Load demo data and virtual devices.")
     ] = False,
+    mqtt_port: Annotated[
+        int | None,
+        typer.Option(
+            "--mqtt-port", help="Embedded MQTT broker port (default 1883; 0: no embedded broker)."
+        ),
+    ] = None,
     mqtt_url: Annotated[
         str | None,
         typer.Option(
@@ -121,7 +122,13 @@ def serve(
 ) -> None:
     """Run the server (migrates the database first)."""
     settings = _settings(
-        data_dir, database_url, host=host, port=port, demo=demo or None, mqtt_url=mqtt_url
+        data_dir,
+        database_url,
+        host=host,
+        port=port,
+        demo=demo or None,
+        mqtt_url=mqtt_url,
+        mqtt_port=mqtt_port,
     )
     config = uvicorn.Config(
         create_app(settings, announce=_on_ready),

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     virtual_devices: bool = Field(
         default=True, description="Run virtual devices flagged in the database."
     )
+    mqtt_port: int = Field(
+        default=1883,
+        ge=0,
+        le=65535,
+        description="Port of the embedded MQTT broker, on the HTTP host (0: no embedded broker). "
+        "Not started when mqtt_url names an external broker.",
+    )
     mqtt_url: str | None = Field(
         default=None,
         description="External broker (mqtt://user:pass@host:1883): Thingport subscribes through "

