@@ -116,6 +116,11 @@ class EmbeddedBroker:
             },
         }
         broker = Broker(config)
+        # amqtt logs its own traceback for a failed bind before raising; the raised error below
+        # already says what to do, so a person sees one clear line, not a stack trace.
+        amqtt_log = logging.getLogger("amqtt.broker")
+        level = amqtt_log.level
+        amqtt_log.setLevel(logging.CRITICAL)
         try:
             await broker.start()
         except BrokerError as error:
@@ -126,6 +131,8 @@ class EmbeddedBroker:
                     " with --mqtt-port, or --mqtt-port 0 to run without it"
                 ) from error
             raise
+        finally:
+            amqtt_log.setLevel(level)
         self._broker = broker
         _RUNNING[broker] = self
         self.platform.command_dispatchers.append(self)
