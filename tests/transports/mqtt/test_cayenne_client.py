@@ -20,6 +20,7 @@ from tests.transports.mqtt.test_bridge import _wait_for
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.platform import Platform
 from thingport.transports.mqtt.bridge import ExternalBroker
+from thingport.transports.mqtt.embedded import EmbeddedBroker
 
 # cayenne-mqtt 1.1.0 builds its paho client with the version-1 callback API.
 pytestmark = pytest.mark.filterwarnings(
@@ -50,12 +51,34 @@ def commands_seen() -> list[tuple[int, str]]:
     return []
 
 
-async def test_cayenne_client_data_sys_and_command(
+async def test_cayenne_client_through_mosquitto_and_the_bridge(
     platform: Platform,
     alice: Account,
     bridge: ExternalBroker,
     thing_id: str,
     commands_seen: list[tuple[int, str]],
+) -> None:
+    await _scenario(platform, alice, thing_id, commands_seen, MOSQUITTO_HOST, MOSQUITTO_PORT)
+
+
+async def test_cayenne_client_through_the_embedded_broker(
+    platform: Platform, alice: Account, thing_id: str, commands_seen: list[tuple[int, str]]
+) -> None:
+    embedded = EmbeddedBroker(platform, port=0)
+    await embedded.start()
+    try:
+        await _scenario(platform, alice, thing_id, commands_seen, "127.0.0.1", embedded.port)
+    finally:
+        await embedded.stop()
+
+
+async def _scenario(
+    platform: Platform,
+    alice: Account,
+    thing_id: str,
+    commands_seen: list[tuple[int, str]],
+    host: str,
+    port: int,
 ) -> None:
     async with platform.core() as core:
         await core.devices.create(alice.principal, DeviceCreate(key=thing_id))
@@ -70,9 +93,7 @@ async def test_cayenne_client_data_sys_and_command(
     stop = threading.Event()
 
     def run() -> None:
-        client.begin(
-            issued.username, issued.password, thing_id, hostname=MOSQUITTO_HOST, port=MOSQUITTO_PORT
-        )
+        client.begin(issued.username, issued.password, thing_id, hostname=host, port=port)
         while not stop.is_set():
             client.loop()
 
