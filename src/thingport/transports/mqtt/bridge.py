@@ -97,6 +97,9 @@ class ExternalBroker:
         self._loop = asyncio.get_running_loop()
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        # Without it a broker may hold us to its default of 20 unacknowledged messages, which
+        # would cap every batch at 20 (acks are sent only after the batch commits).
+        properties.ReceiveMaximum = BATCH_SIZE
         self._client.connect_async(
             self.address.host, self.address.port, clean_start=False, properties=properties
         )
