@@ -23,9 +23,10 @@ from paho.mqtt.properties import Properties
 
 from thingport.core.commands.schemas import CommandDelivery
 from thingport.platform import Platform
-from thingport.transports.mqtt.codec import ClientIdentity, CodecError, CommandOut, TopicCodec
-from thingport.transports.mqtt.codecs.registry import CODECS, codec_for, codec_named
+from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
+from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
 from thingport.transports.mqtt.inbound import InboundHandler, Received
+from thingport.transports.mqtt.routes import CommandRoutes
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ExternalBroker:
         self._consumer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
-        self._routes: dict[str, tuple[str, str | None]] = {}
+        self.routes = CommandRoutes()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -199,29 +200,16 @@ class ExternalBroker:
         for message in batch:
             parts = message.topic.split("/")
             if len(parts) > 3 and parts[0] == "v1" and parts[2] == "things":
-                self._routes[parts[3]] = ("cayenne", parts[1])
+                self.routes.learn(parts[3], "cayenne", parts[1])
 
     # -- commands -----------------------------------------------------------------------------
 
     async def dispatch(self, delivery: CommandDelivery) -> None:
         """Publish a committed command to its device, then record it as sent."""
-        codec_name, username = self._routes.get(delivery.device_key, ("native", None))
-        codec = codec_named(codec_name)
-        if codec is None:  # pragma: no cover - names come from the registry
+        encoded = self.routes.encode(delivery)
+        if encoded is None:
             return
-        try:
-            topic, payload = codec.encode_command(
-                CommandOut(
-                    command_id=delivery.command_id,
-                    device_key=delivery.device_key,
-                    channel=delivery.channel,
-                    payload=delivery.payload,
-                    username=username,
-                )
-            )
-        except CodecError as error:
-            log.warning("command %s cannot be encoded: %s", delivery.command_id, error)
-            return
+        topic, payload = encoded
         info = self._client.publish(topic, payload, qos=1)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             log.warning("command %s not published (rc=%s)", delivery.command_id, info.rc)

@@ -47,9 +47,10 @@ from thingport.core.commands.schemas import CommandDelivery
 from thingport.kit.errors import ThingportError
 from thingport.platform import Platform
 from thingport.transports.mqtt.auth_http import filter_within, valid_filter
-from thingport.transports.mqtt.codec import ClientIdentity, CodecError, CommandOut, TopicCodec
-from thingport.transports.mqtt.codecs.registry import CODECS, codec_for, codec_named
+from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
+from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
 from thingport.transports.mqtt.inbound import InboundHandler, Outcome
+from thingport.transports.mqtt.routes import CommandRoutes
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class EmbeddedBroker:
         self.refused: Counter[str] = Counter()  # refused connects, publishes, subscriptions
         self.connections: dict[str, Connection] = {}
         # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
-        self._routes: dict[str, tuple[str, str | None]] = {}
+        self.routes = CommandRoutes()
         self._broker: Any = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -223,9 +224,9 @@ class EmbeddedBroker:
         if connection is None or codec is None or len(parts) < 4:
             return
         if codec.name == "cayenne" and parts[3] in connection.device_keys:
-            self._routes[parts[3]] = ("cayenne", connection.identity.username)
+            self.routes.learn(parts[3], "cayenne", connection.identity.username)
         elif codec.name == "native" and parts[3] in connection.device_keys:
-            self._routes[parts[3]] = ("native", None)
+            self.routes.learn(parts[3], "native")
 
     # -- presence -----------------------------------------------------------------------------
 
@@ -262,23 +263,10 @@ class EmbeddedBroker:
         broker = self._broker
         if broker is None:
             return
-        codec_name, username = self._routes.get(delivery.device_key, ("native", None))
-        codec = codec_named(codec_name)
-        if codec is None:  # pragma: no cover - names come from the registry
+        encoded = self.routes.encode(delivery)
+        if encoded is None:
             return
-        try:
-            topic, payload = codec.encode_command(
-                CommandOut(
-                    command_id=delivery.command_id,
-                    device_key=delivery.device_key,
-                    channel=delivery.channel,
-                    payload=delivery.payload,
-                    username=username,
-                )
-            )
-        except CodecError as error:
-            log.warning("command %s cannot be encoded: %s", delivery.command_id, error)
-            return
+        topic, payload = encoded
         await broker.internal_message_broadcast(topic, payload, 1)
         async with self.platform.core() as core:
             await core.commands.mark_sent(delivery.command_id)
