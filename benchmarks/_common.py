@@ -6,8 +6,12 @@ import argparse
 import asyncio
 import os
 import platform as host
+import shutil
+import socket
 import sqlite3
 import statistics
+import subprocess
+import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,3 +216,36 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def thingport_command() -> str:
+    beside = Path(sys.executable).parent / "thingport"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("thingport")
+    if found is None:
+        raise SystemExit("the `thingport` command is not installed (pip install -e .)")
+    return found
+
+
+def thingport_cli(args: Sequence[str], location: Sequence[str], log: Path) -> str:
+    """Run a `thingport` command, append its stderr to `log`, return its stdout."""
+    done = subprocess.run(
+        [thingport_command(), *args, *location],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    with log.open("a") as out:
+        out.write(f"$ thingport {' '.join(args)}\n{done.stderr}")
+    if done.returncode != 0:
+        raise RuntimeError(f"thingport {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()

@@ -28,10 +28,8 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +46,7 @@ from benchmarks._common import (
     bench_settings,
     create_devices,
     create_owner,
+    free_port,
     fresh_database,
     libpq_dsn,
     load,
@@ -61,6 +60,8 @@ from benchmarks._common import (
     selected_backends,
     sqlite_path,
     table,
+    thingport_cli,
+    thingport_command,
 )
 from benchmarks._common import add_backend_option as _add_backend_option
 from thingport.core.devices.service import DeviceRef
@@ -211,38 +212,6 @@ async def bench_raw(backend: str, workload: Workload, workdir: Path) -> Result:
 # -- (b) the HTTP endpoint ----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _thingport_command() -> str:
-    beside = Path(sys.executable).parent / "thingport"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("thingport")
-    if found is None:
-        raise SystemExit("the `thingport` command is not installed (pip install -e .)")
-    return found
-
-
-def _cli(args: Sequence[str], location: Sequence[str], log: Path) -> str:
-    done = subprocess.run(
-        [_thingport_command(), *args, *location],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    with log.open("a") as out:
-        out.write(f"$ thingport {' '.join(args)}\n{done.stderr}")
-    if done.returncode != 0:
-        raise RuntimeError(f"thingport {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (0.0 where there is no /proc)."""
     try:
@@ -256,7 +225,7 @@ def _cpu_seconds(pid: int) -> float:
 def _server(location: Sequence[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [_thingport_command(), "serve", "--no-demo", "--port", str(port), *location],
+            [thingport_command(), "serve", "--no-demo", "--port", str(port), *location],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -301,12 +270,12 @@ async def bench_http(backend: str, workload: Workload, workdir: Path, clients: i
         location = ["--database-url", PG_URL]
         url = PG_URL
     # The CLI migrates the fresh database before creating the user.
-    _cli(
+    thingport_cli(
         ["user", "create", "bench", "--email", "bench@example.com", "--password", "bench-pass"],
         location,
         log,
     )
-    token = _cli(["token", "create", "bench", "--name", "benchmark"], location, log)
+    token = thingport_cli(["token", "create", "bench", "--name", "benchmark"], location, log)
 
     # Bodies serialised before the clock starts, so the client side is as cheap as it gets.
     bodies = [
@@ -316,7 +285,7 @@ async def bench_http(backend: str, workload: Workload, workdir: Path, clients: i
         )
         for b in workload.batches
     ]
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     result = Result(workload.points)
     with _server(location, port, log) as process:

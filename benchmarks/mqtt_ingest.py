@@ -50,7 +50,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from collections import deque
@@ -71,6 +70,7 @@ from benchmarks._common import (
     BACKENDS,
     PG_URL,
     create_devices,
+    free_port,
     libpq_dsn,
     load,
     machine,
@@ -81,6 +81,8 @@ from benchmarks._common import (
     run,
     selected_backends,
     table,
+    thingport_cli,
+    thingport_command,
 )
 from thingport.core.accounts.schemas import Principal
 from thingport.platform import Platform
@@ -102,37 +104,6 @@ CREDIT_DELAY_S = 0.05  # platform progress opens the window this much later (que
 
 # -- processes ----------------------------------------------------------------------------------
 # (the same small helpers as benchmarks/ingest.py, kept here so the two scripts change apart)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _thingport_command() -> str:
-    beside = Path(sys.executable).parent / "thingport"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("thingport")
-    if found is None:
-        raise SystemExit("the `thingport` command is not installed (pip install -e .)")
-    return found
-
-
-def _cli(args: Sequence[str], location: Sequence[str], log: Path) -> None:
-    done = subprocess.run(
-        [_thingport_command(), *args, *location],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    with log.open("a") as out:
-        out.write(f"$ thingport {' '.join(args)}\n{done.stderr}")
-    if done.returncode != 0:
-        raise RuntimeError(f"thingport {' '.join(args)} failed: {done.stderr.strip()}")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -339,7 +310,7 @@ def broker(kind: str, workdir: Path) -> Iterator[Broker]:
             pid = int(SYSTEM_PID_FILE.read_text().strip())
         yield Broker(SYSTEM_PORT, pid, f"system Mosquitto {HOST}:{SYSTEM_PORT}", 1000)
         return
-    port = _free_port()
+    port = free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} {HOST}\nallow_anonymous true\npersistence false\n"
@@ -603,7 +574,7 @@ def _server(
     with log.open("ab") as out:
         process = subprocess.Popen(
             [
-                _thingport_command(),
+                thingport_command(),
                 "serve",
                 "--no-demo",
                 "--port",
@@ -671,7 +642,7 @@ async def bench_platform(
         location = ["--database-url", PG_URL]
         url = PG_URL
     # The CLI migrates the fresh database and creates the owner; the core creates the devices.
-    _cli(
+    thingport_cli(
         ["user", "create", "bench", "--email", "bench@example.com", "--password", "bench-pass"],
         location,
         log,
@@ -691,7 +662,7 @@ async def bench_platform(
     ctx = mp.get_context("spawn")
     shared = Shared(ctx, args.publishers)
     publishers: list[mp.process.BaseProcess] = []
-    http_port = _free_port()
+    http_port = free_port()
     # With a queue limit, progress counts only once the acknowledgements had time to follow.
     credit_delay = CREDIT_DELAY_S if mqtt.queue_limit is not None else 0.0
     try:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import paho.mqtt.client as paho
 import pytest
@@ -19,20 +19,6 @@ from thingport.platform import Platform
 from thingport.transports.mqtt.bridge import ExternalBroker
 
 TIMEOUT = 10
-
-
-@pytest.fixture
-async def bridge(platform: Platform, mosquitto: str) -> AsyncIterator[ExternalBroker]:
-    # A share group and client id of its own: concurrent test runs must not steal messages.
-    run = uuid.uuid4().hex[:8]
-    broker = ExternalBroker(
-        platform, mosquitto, client_id=f"thingport-test-{run}", share_group=f"t{run}"
-    )
-    await broker.start()
-    try:
-        yield broker
-    finally:
-        await broker.stop(keep_session=False)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from cayenne.client import CayenneMQTTClient  # type: ignore[import-untyped]
@@ -26,19 +26,6 @@ from thingport.transports.mqtt.embedded import EmbeddedBroker
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Callback API version 1 is deprecated:DeprecationWarning"
 )
-
-
-@pytest.fixture
-async def bridge(platform: Platform, mosquitto: str) -> AsyncIterator[ExternalBroker]:
-    run = uuid.uuid4().hex[:8]
-    broker = ExternalBroker(
-        platform, mosquitto, client_id=f"thingport-cay-{run}", share_group=f"c{run}"
-    )
-    await broker.start()
-    try:
-        yield broker
-    finally:
-        await broker.stop(keep_session=False)
 
 
 @pytest.fixture
