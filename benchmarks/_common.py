@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform as host
 import shutil
@@ -12,12 +13,14 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx
 
 from thingport.core.accounts.schemas import Principal, UserCreate
 from thingport.core.devices.schemas import DeviceCreate
@@ -249,3 +252,21 @@ def thingport_cli(args: Sequence[str], location: Sequence[str], log: Path) -> st
     if done.returncode != 0:
         raise RuntimeError(f"thingport {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout.strip()
+
+
+def tail(log: Path) -> str:
+    return log.read_text()[-2000:]
+
+
+async def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until a `thingport serve` subprocess answers /healthz; its log tail if it dies."""
+    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited:\n{tail(log)}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the server did not become ready:\n{tail(log)}")

@@ -60,8 +60,10 @@ from benchmarks._common import (
     selected_backends,
     sqlite_path,
     table,
+    tail,
     thingport_cli,
     thingport_command,
+    wait_ready,
 )
 from benchmarks._common import add_backend_option as _add_backend_option
 from thingport.core.devices.service import DeviceRef
@@ -241,23 +243,6 @@ def _server(location: Sequence[str], port: int, log: Path) -> Iterator[subproces
                 process.wait()
 
 
-def _tail(log: Path) -> str:
-    return log.read_text()[-2000:]
-
-
-async def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{_tail(log)}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"the server did not become ready:\n{_tail(log)}")
-
-
 async def bench_http(backend: str, workload: Workload, workdir: Path, clients: int) -> Result:
     data_dir = workdir / "http"
     log = workdir / "http-server.log"
@@ -289,7 +274,7 @@ async def bench_http(backend: str, workload: Workload, workdir: Path, clients: i
     base = f"http://127.0.0.1:{port}"
     result = Result(workload.points)
     with _server(location, port, log) as process:
-        await _wait_ready(base, process, log)
+        await wait_ready(base, process, log)
         headers = {"content-type": "application/json"}
         auth = httpx.BasicAuth(token, "")
         async with httpx.AsyncClient(base_url=base, auth=auth, timeout=120) as setup:
@@ -333,7 +318,7 @@ async def bench_http(backend: str, workload: Workload, workdir: Path, clients: i
     )
     result.stored = await count_points(backend, url)
     if result.errors:
-        result.notes.append(f"server log tail:\n{_tail(log)}")
+        result.notes.append(f"server log tail:\n{tail(log)}")
     return result
 
 

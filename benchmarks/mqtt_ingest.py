@@ -59,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -81,8 +80,10 @@ from benchmarks._common import (
     run,
     selected_backends,
     table,
+    tail,
     thingport_cli,
     thingport_command,
+    wait_ready,
 )
 from thingport.core.accounts.schemas import Principal
 from thingport.platform import Platform
@@ -113,23 +114,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-2000:]
-
-
-async def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=2) as client:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{_tail(log)}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await client.get("/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"the server did not become ready:\n{_tail(log)}")
 
 
 # -- the workload -------------------------------------------------------------------------------
@@ -325,7 +309,7 @@ def broker(kind: str, workdir: Path) -> Iterator[Broker]:
             with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
                 break
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not start:\n{_tail(log_path)}")
+                raise RuntimeError(f"mosquitto did not start:\n{tail(log_path)}")
             time.sleep(0.05)
         label = f"own mosquitto {HOST}:{port} (max_queued_messages 0, other settings default)"
         yield Broker(port, process.pid, label, None)
@@ -667,14 +651,14 @@ async def bench_platform(
     credit_delay = CREDIT_DELAY_S if mqtt.queue_limit is not None else 0.0
     try:
         with _server(location, http_port, mqtt.port, env, log) as server:
-            await _wait_ready(f"http://{HOST}:{http_port}", server, log)
+            await wait_ready(f"http://{HOST}:{http_port}", server, log)
             await counter.open()
             publishers = _start_publishers(ctx, args, mqtt.port, tag, shared)
             await _wait_publishers_ready(shared, publishers)
             deadline = time.monotonic() + 60
             while await counter.points() < warm_points:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the warm-up was not stored:\n{_tail(log)}")
+                    raise RuntimeError(f"the warm-up was not stored:\n{tail(log)}")
                 await asyncio.sleep(0.02)
 
             cpu = Processes(_pids(mqtt, server=server.pid, publishers=publishers))
@@ -716,8 +700,8 @@ async def bench_platform(
         )
         result.notes.append(f"  {next(line for line in rejected if tag not in line)[:300]}")
     if not result.complete:
-        tail = "\n".join(line for line in _tail(log).splitlines() if "rejected MQTT" not in line)
-        result.notes.append(f"server log tail:\n{tail}")
+        log_tail = "\n".join(line for line in tail(log).splitlines() if "rejected MQTT" not in line)
+        result.notes.append(f"server log tail:\n{log_tail}")
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -87,8 +88,6 @@ def simulation_ranges(device: DemoDevice) -> dict[str, list[float]]:
 
 def wave(metric: DemoMetric, t_s: float, phase: float) -> float:
     """A smooth daily curve inside the metric's range, so a chart of the history looks alive."""
-    import math
-
     middle = (metric.low + metric.high) / 2
     amplitude = (metric.high - metric.low) / 2 * 0.8
     return round(middle + amplitude * math.sin(2 * math.pi * t_s / 86_400 + phase), 3)
