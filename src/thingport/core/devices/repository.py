@@ -99,3 +99,24 @@ class DevicesRepository:
         driver = await driver_of(self.session)
         stamp = driver.timestamp(seen_at)
         await driver.execute(_TOUCH, stamp, device_id, stamp)
+
+    async def refs_by_keys(self, keys: Sequence[str]) -> list[tuple[int, str, str | None, int]]:
+        """(id, key, name, owner_id) of the devices with these keys, in one query (batch
+        ingest: one lookup for a whole MQTT batch instead of one per device)."""
+        if not keys:
+            return []
+        result = await self.session.execute(
+            select(Device.id, Device.key, Device.name, Device.owner_id).where(Device.key.in_(keys))
+        )
+        return [(row[0], row[1], row[2], row[3]) for row in result.all()]
+
+    async def touch_many(self, device_ids: Sequence[int], seen_at: datetime) -> None:
+        """`touch` for many devices in one driver call. Ids in order, so that two writers
+        touching overlapping devices lock the rows in the same order (no deadlock)."""
+        if not device_ids:
+            return
+        driver = await driver_of(self.session)
+        stamp = driver.timestamp(seen_at)
+        await driver.executemany(
+            _TOUCH, [(stamp, device_id, stamp) for device_id in sorted(set(device_ids))]
+        )

@@ -294,3 +294,28 @@ class DevicesService:
                 await bus.publish([event])
 
             self.uow.after_commit(publish)
+
+    async def resolve_many(
+        self, principal: Principal, keys: Sequence[str]
+    ) -> tuple[dict[str, DeviceRef], dict[str, NotFound | Forbidden]]:
+        """`resolve(principal, key, change=True)` for many keys: one query for all of them.
+
+        Returns the devices the principal may change, and for every other key the error
+        `resolve` raises for it (same code and message). Those are rare, so they simply go
+        through `resolve` one by one."""
+        found: dict[str, DeviceRef] = {}
+        for id_, key, name, owner_id in await self.repo.refs_by_keys(sorted(set(keys))):
+            if can_change(principal, owner_id=owner_id):
+                found[key] = DeviceRef(id=id_, key=key, name=name, owner_id=owner_id)
+        refused: dict[str, NotFound | Forbidden] = {}
+        for key in keys:
+            if key in found or key in refused:
+                continue
+            try:
+                found[key] = await self.resolve(principal, key, change=True)
+            except (NotFound, Forbidden) as error:
+                refused[key] = error
+        return found, refused
+
+    async def touch_many(self, device_ids: Sequence[int], seen_at: datetime | None = None) -> None:
+        await self.repo.touch_many(device_ids, seen_at or utcnow())

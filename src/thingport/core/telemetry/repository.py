@@ -39,9 +39,10 @@ class SeriesRepository:
         return list(result.scalars().all())
 
     async def create_missing(
-        self, device_id: int, specs: Sequence[tuple[str, str, str | None]]
+        self, specs: Sequence[tuple[int, str, str, str | None]]
     ) -> list[Series]:
-        """Create (key, name, unit) series that do not exist yet and return all of them.
+        """Create (device_id, key, name, unit) series that do not exist yet and return all of
+        them, for any number of devices in one INSERT and one SELECT.
 
         INSERT ... ON CONFLICT DO NOTHING, because two batches may bring the same new metric at
         the same time: the loser must find the winner's row, not fail the whole batch.
@@ -59,11 +60,21 @@ class SeriesRepository:
                         "unit": unit,
                         "uuid": str(uuid.uuid4()),
                     }
-                    for key, name, unit in specs
+                    for device_id, key, name, unit in specs
                 ]
             ).on_conflict_do_nothing(index_elements=["device_id", "key"])
         )
-        return await self.for_device(device_id, [key for key, _, _ in specs])
+        wanted = {(device_id, key) for device_id, key, _, _ in specs}
+        # Devices x keys may select a few series nobody asked for; they are dropped here.
+        result = await self.session.execute(
+            select(Series)
+            .where(
+                Series.device_id.in_(sorted({device_id for device_id, _ in wanted})),
+                Series.key.in_(sorted({key for _, key in wanted})),
+            )
+            .order_by(Series.id)
+        )
+        return [s for s in result.scalars().all() if (s.device_id, s.key) in wanted]
 
     @property
     def _dialect(self) -> str:

@@ -22,7 +22,7 @@ from thingport.core.telemetry.repository import SeriesRepository
 from thingport.core.telemetry.schemas import QueryResult, Reading, SeriesOut, SeriesResult
 from thingport.kit.errors import InvalidInput
 from thingport.storage.engine import UnitOfWork
-from thingport.storage.timeseries import PointStore
+from thingport.storage.timeseries import PointRow, PointStore
 
 MAX_KEY_LENGTH = 100
 # Year 1970 to 9999: anything else is a unit mistake (seconds sent as microseconds, ...).
@@ -103,39 +103,58 @@ class TelemetryService:
 
     async def ingest_for(self, device: DeviceRef, readings: Sequence[Reading]) -> int:
         """Store readings for an already authorised device (transports, virtual devices)."""
-        if not readings:
+        return await self.ingest_many([(device, readings)])
+
+    async def ingest_many(self, batches: Sequence[tuple[DeviceRef, Sequence[Reading]]]) -> int:
+        """Store readings of several already authorised devices at once: one point write, one
+        last-value update and one touch for all of them. An MQTT batch carries a few readings
+        for each of many devices, and per device the round trips cost far more than the rows
+        (benchmarks/README.md, MQTT).
+
+        All or nothing: one bad reading refuses the whole call (InvalidInput, nothing written),
+        so a caller that must keep the good part retries device by device."""
+        if not batches:
+            return 0
+        if any(not readings for _, readings in batches):
             raise InvalidInput("no readings given", field="readings")
         arrival = now_ms()
-        _validate(readings)
-        series = await self._series_for(device.id, readings)
-        rows = [
-            (series[r.key].id, r.ts_ms if r.ts_ms is not None else arrival, float(r.value))
-            for r in readings
-        ]
+        _validate(batches[0][1] if len(batches) == 1 else [r for _, rs in batches for r in rs])
+        series = await self._series_for(batches)
+        rows: list[PointRow] = []
+        events: list[Event] = []
+        for device, readings in batches:
+            known = series[device.id]
+            device_rows = [
+                (known[r.key].id, r.ts_ms if r.ts_ms is not None else arrival, float(r.value))
+                for r in readings
+            ]
+            rows.extend(device_rows)
+            # Columnar payload: the rows list is shared, not copied into one dict per point.
+            events.append(
+                Event(
+                    TELEMETRY,
+                    device.id,
+                    {
+                        "device_key": device.key,
+                        "series": [
+                            {"id": entry.id, "key": key, "name": entry.name, "uuid": entry.uuid}
+                            for key, entry in known.items()
+                        ],
+                        "points": device_rows,
+                    },
+                )
+            )
         await self.store.write(self.uow.session, rows)
         latest: dict[int, tuple[int, float]] = {}
         for series_id, ts, value in rows:
             if series_id not in latest or ts >= latest[series_id][0]:
                 latest[series_id] = (ts, value)
-        await self.repo.set_last_values([(sid, ts, v) for sid, (ts, v) in latest.items()])
-        await self.devices.touch(device.id)
-
-        # Columnar payload: the rows list is shared, not copied into one dict per point.
-        event = Event(
-            TELEMETRY,
-            device.id,
-            {
-                "device_key": device.key,
-                "series": [
-                    {"id": entry.id, "key": key, "name": entry.name, "uuid": entry.uuid}
-                    for key, entry in series.items()
-                ],
-                "points": rows,
-            },
-        )
+        # In id order: concurrent writers then lock shared rows in the same order.
+        await self.repo.set_last_values([(sid, ts, v) for sid, (ts, v) in sorted(latest.items())])
+        await self.devices.touch_many([device.id for device, _ in batches])
 
         async def publish() -> None:
-            await self.bus.publish([event])
+            await self.bus.publish(events)
 
         self.uow.after_commit(publish)
         return len(rows)
@@ -153,30 +172,39 @@ class TelemetryService:
         await self.repo.add(new)
 
     async def _series_for(
-        self, device_id: int, readings: Sequence[Reading]
-    ) -> dict[str, CachedSeries]:
-        found: dict[str, CachedSeries] = {}
-        missing: dict[str, Reading] = {}
-        for reading in readings:
-            if reading.key in found or reading.key in missing:
-                continue
-            cached = self.cache.get(device_id, reading.key)
-            if cached is not None:
-                found[reading.key] = cached
-            else:
-                missing[reading.key] = reading
+        self, batches: Sequence[tuple[DeviceRef, Sequence[Reading]]]
+    ) -> dict[int, dict[str, CachedSeries]]:
+        """device id -> {key: series} for every reading, creating the missing series of all
+        devices in one statement."""
+        found: dict[int, dict[str, CachedSeries]] = {}
+        missing: dict[tuple[int, str], Reading] = {}
+        for device, readings in batches:
+            known = found.setdefault(device.id, {})
+            for reading in readings:
+                if reading.key in known or (device.id, reading.key) in missing:
+                    continue
+                cached = self.cache.get(device.id, reading.key)
+                if cached is not None:
+                    known[reading.key] = cached
+                else:
+                    missing[(device.id, reading.key)] = reading
         if not missing:
             return found
         rows = await self.repo.create_missing(
-            device_id, [(key, r.name or key, r.unit) for key, r in missing.items()]
+            [(device_id, key, r.name or key, r.unit) for (device_id, key), r in missing.items()]
         )
-        fresh = {s.key: CachedSeries(s.id, s.uuid, s.name) for s in rows}
+        fresh: dict[int, dict[str, CachedSeries]] = {}
+        for row in rows:
+            entry = CachedSeries(row.id, row.uuid, row.name)
+            fresh.setdefault(row.device_id, {})[row.key] = entry
+            found[row.device_id][row.key] = entry
 
         async def remember() -> None:
-            self.cache.put_all(device_id, fresh)
+            for device_id, entries in fresh.items():
+                self.cache.put_all(device_id, entries)
 
         self.uow.after_commit(remember)
-        return found | fresh
+        return found
 
     # -- reading -----------------------------------------------------------------------------
 

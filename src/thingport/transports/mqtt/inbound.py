@@ -64,10 +64,11 @@ class InboundHandler:
         return (await self.handle_batch([Received(client, topic, payload, principal)]))[0]
 
     async def handle_batch(self, items: Sequence[Received]) -> list[Outcome]:
-        """Store a batch in one unit of work; if one message of it is refused by the core, the
-        others are stored one by one so a bad device cannot hold back good ones. Errors other
-        than refusals (the database is down) propagate: nothing was stored, nothing may be
-        acknowledged."""
+        """Store a batch in one unit of work. Messages for devices the sender may not change
+        are rejected and the others stored; if the core refuses anything else (a bad reading),
+        the batch is rolled back and its messages stored one by one, so a bad message cannot
+        hold back good ones. Errors other than refusals (the database is down) propagate:
+        nothing was stored, nothing may be acknowledged."""
         outcomes: list[Outcome | None] = [None] * len(items)
         decoded: list[tuple[int, list[Inbound]]] = []
         for index, item in enumerate(items):
@@ -76,12 +77,17 @@ class InboundHandler:
                 outcomes[index] = messages
             else:
                 decoded.append((index, messages))
-        try:
-            async with self.platform.core() as core:
-                await self._apply_batch(core, items, decoded, outcomes)
-        except ThingportError:
-            for index, messages in decoded:
-                outcomes[index] = await self._apply_alone(items[index], messages)
+        if decoded:
+            try:
+                async with self.platform.core() as core:
+                    refused = await self._apply_batch(core, items, decoded, outcomes)
+            except ThingportError:
+                for index, messages in decoded:
+                    outcomes[index] = await self._apply_alone(items[index], messages)
+            else:
+                # Counted and logged only now: a rolled back batch retries these alone.
+                for index, error in refused:
+                    outcomes[index] = self._reject(items[index], error.code, error.message)
         self.accepted += sum(1 for o in outcomes if o is not None and o.stored)
         return [o if o is not None else Outcome(stored=False) for o in outcomes]
 
@@ -91,30 +97,62 @@ class InboundHandler:
         items: Sequence[Received],
         decoded: Sequence[tuple[int, list[Inbound]]],
         outcomes: list[Outcome | None],
-    ) -> None:
-        """One device lookup per device and one ingest per device for the whole batch: per
-        message, the round trips cost ten times the work (benchmarks/README.md)."""
-        devices: dict[tuple[int, str, str | None], DeviceRef] = {}
+    ) -> list[tuple[int, ThingportError]]:
+        """One device lookup per sender, one gateway lookup per sub-device, and one ingest
+        for all telemetry of the batch: per message or per device, the round trips cost many
+        times the work (benchmarks/README.md). Returns the messages refused for their device
+        (unknown, or not the sender's), which are left out; their outcome is set by the caller.
+        """
+        principals: dict[Principal, set[str]] = {}
+        for index, messages in decoded:
+            keys = principals.setdefault(items[index].principal or SYSTEM, set())
+            keys.update(m.device_key for m in messages if m.gateway is None)
+        direct: dict[Principal, dict[str, DeviceRef | ThingportError]] = {}
+        for principal, keys in principals.items():
+            found, refused = await core.devices.resolve_many(principal, list(keys))
+            direct[principal] = {**found, **refused}
+        via_gateway: dict[tuple[Principal, str, str], DeviceRef | ThingportError] = {}
+
+        async def sub_device(
+            principal: Principal, gateway: str, key: str
+        ) -> DeviceRef | ThingportError:
+            lookup = (principal, gateway, key)
+            if lookup not in via_gateway:
+                try:
+                    via_gateway[lookup] = await core.devices.resolve_via_gateway(
+                        principal, gateway, key
+                    )
+                except ThingportError as error:  # a lookup only: nothing to roll back
+                    via_gateway[lookup] = error
+            return via_gateway[lookup]
+
+        rejected: list[tuple[int, ThingportError]] = []
         readings: dict[int, tuple[DeviceRef, list[Reading]]] = {}
         for index, messages in decoded:
             principal = items[index].principal or SYSTEM
+            known = direct[principal]
+            targets = [
+                known[m.device_key]
+                if m.gateway is None
+                else await sub_device(principal, m.gateway, m.device_key)
+                for m in messages
+            ]
+            refusal = next((t for t in targets if isinstance(t, ThingportError)), None)
+            if refusal is not None:
+                rejected.append((index, refusal))
+                continue
             points = 0
-            for message in messages:
-                lookup = (principal.user_id, message.device_key, message.gateway)
-                device = devices.get(lookup)
-                if device is None:
-                    device = await self._device(
-                        core, principal, message.device_key, message.gateway
-                    )
-                    devices[lookup] = device
-                if isinstance(message, TelemetryIn):
-                    readings.setdefault(device.id, (device, []))[1].extend(message.readings)
+            for target, message in zip(targets, messages, strict=True):
+                assert isinstance(target, DeviceRef)
+                if isinstance(message, TelemetryIn) and message.readings:
+                    readings.setdefault(target.id, (target, []))[1].extend(message.readings)
                     points += len(message.readings)
                 else:
-                    await self._apply(core, principal, [message])
+                    points += await self._apply_to(core, target, message)
             outcomes[index] = Outcome(stored=True, points=points)
-        for device, batch in readings.values():
-            await core.telemetry.ingest_for(device, batch)
+        if readings:
+            await core.telemetry.ingest_many(list(readings.values()))
+        return rejected
 
     def _decode(self, item: Received) -> list[Inbound] | Outcome:
         if len(item.payload) > MAX_PAYLOAD_BYTES:
@@ -139,20 +177,24 @@ class InboundHandler:
         points = 0
         for message in messages:
             device = await self._device(core, principal, message.device_key, message.gateway)
-            if isinstance(message, TelemetryIn):
-                points += await core.telemetry.ingest_for(device, message.readings)
-            elif isinstance(message, PropertiesIn):
-                await core.devices.merge_properties(device, message.properties)
-                await core.devices.touch(device.id)
-            elif isinstance(message, CommandAnswerIn):
-                await core.commands.answer(
-                    device,
-                    message.command_id,
-                    ok=message.ok,
-                    message=message.message,
-                    payload=message.payload,
-                )
+            points += await self._apply_to(core, device, message)
         return points
+
+    async def _apply_to(self, core: Core, device: DeviceRef, message: Inbound) -> int:
+        if isinstance(message, TelemetryIn):
+            return await core.telemetry.ingest_for(device, message.readings)
+        if isinstance(message, PropertiesIn):
+            await core.devices.merge_properties(device, message.properties)
+            await core.devices.touch(device.id)
+        elif isinstance(message, CommandAnswerIn):
+            await core.commands.answer(
+                device,
+                message.command_id,
+                ok=message.ok,
+                message=message.message,
+                payload=message.payload,
+            )
+        return 0
 
     async def _device(
         self, core: Core, principal: Principal, key: str, gateway: str | None
