@@ -35,6 +35,10 @@ PG_ADMIN_DSN = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
     "commands",
+    "password_resets",
+    "device_type_sensors",
+    "sensors",
+    "measurements",
     "mqtt_credentials",
     "points",
     "series",
@@ -132,7 +136,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path, virtual_devices=False, demo=False)
+    # No embedded broker unless a test asks for one on a port of its own: 1883 may be taken, and
+    # two workers must not race for it.
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        virtual_devices=False,
+        demo=False,
+        mqtt_port=0,
+    )
 
 
 @pytest.fixture

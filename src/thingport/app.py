@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from thingport.demo.data import DemoInfo, load_demo
 from thingport.demo.simulator import Simulator
+from thingport.dialects.smartcitizen.app import build_app as build_smartcitizen
 from thingport.dialects.smartmocha.router import build_app as build_smartmocha
 from thingport.platform import Platform
 from thingport.settings import Settings
@@ -43,7 +44,10 @@ Announce = Callable[[StartupInfo], None]
 
 
 def build_apis() -> tuple[MountedApi, ...]:
-    return (MountedApi("Smart Mocha", "/smartmocha", "/smartmocha/v0", build_smartmocha()),)
+    return (
+        MountedApi("Smart Mocha", "/smartmocha", "/smartmocha/v0", build_smartmocha()),
+        MountedApi("SmartCitizen", "/smartcitizen", "/smartcitizen/v0", build_smartcitizen()),
+    )
 
 
 COMMAND_EXPIRY_INTERVAL_S = 30.0

@@ -35,11 +35,14 @@ async def test_rolled_back_work_is_not_stored(platform: Platform) -> None:
     with pytest.raises(RuntimeError):
         async with platform.db.unit_of_work() as uow:
             await uow.session.execute(
-                text("INSERT INTO device_types (name, created_at) VALUES ('x', CURRENT_TIMESTAMP)")
+                text(
+                    "INSERT INTO measurements (uuid, name, description, created_at, updated_at) "
+                    "VALUES ('u', 'x', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
             )
             raise RuntimeError("boom")
     async with platform.db.sessions() as session:
-        count = (await session.execute(text("SELECT COUNT(*) FROM device_types"))).scalar_one()
+        count = (await session.execute(text("SELECT COUNT(*) FROM measurements"))).scalar_one()
     assert count == 0
 
 

@@ -1,6 +1,7 @@
 """Imports every domain's tables so that Base.metadata is complete (for Alembic and tests)."""
 
 from thingport.core.accounts import models as accounts_models
+from thingport.core.catalog import models as catalog_models
 from thingport.core.commands import models as commands_models
 from thingport.core.devices import models as devices_models
 from thingport.core.telemetry import models as telemetry_models
@@ -10,6 +11,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "catalog_models",
     "commands_models",
     "devices_models",
     "metadata",

@@ -17,9 +17,15 @@ class DeviceType(Base):
     __table_args__ = (UniqueConstraint("name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    # Short stable name (SmartCitizen kits: "sck:1,1"); None for types named only by `name`.
+    slug: Mapped[str | None] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
+    # Hardware version shown with the type ("2.1"), if the type stands for one piece of hardware.
+    version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Device(Base):
@@ -39,6 +45,11 @@ class Device(Base):
     )
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     hardware_id: Mapped[str | None] = mapped_column(String(100))
+    mac_address: Mapped[str | None] = mapped_column(String(17), index=True)
+    # A short secret a device puts in its MQTT topics (SmartCitizen kits); only its hash is kept.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Free labels the owner gives the device.
+    tags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
     firmware_version: Mapped[str | None] = mapped_column(String(64))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=json_default)
     # Only the states a person sets; new/online/offline are derived from last_seen.
@@ -49,6 +60,11 @@ class Device(Base):
     connected: Mapped[bool | None] = mapped_column(Boolean)
     deployed: Mapped[bool] = mapped_column(Boolean, default=False)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Data policy: False shows the location rounded for everyone but the owner.
+    precise_location: Mapped[bool] = mapped_column(Boolean, default=True)
+    forwarding_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_low_battery: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_stopped_publishing: Mapped[bool] = mapped_column(Boolean, default=False)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     elevation: Mapped[float | None] = mapped_column(Float)
