@@ -5,6 +5,12 @@ broker splits the load between workers. Messages are taken in batches, stored in
 work, and only then acknowledged (paho's manual ack): the session is persistent (clean start
 off, a session expiry), so whatever a killed worker had not acknowledged is redelivered when it
 comes back with the same client id. Nothing the broker accepted from a device is lost.
+
+paho is driven by the event loop (its documented external-loop mode), not by a thread of its
+own: with a network thread, paho, the loop and the database driver's thread fought over the GIL
+at every hand-off and a batch took ten times its own work (benchmarks/README.md, MQTT). The
+loop also connects the socket, so nothing here blocks it, and reads it in large chunks that
+paho then parses packet by packet without a system call each.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -28,11 +36,20 @@ from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
 from thingport.transports.mqtt.inbound import InboundHandler, Received
 from thingport.transports.mqtt.routes import CommandRoutes
 
+if TYPE_CHECKING:
+    from paho.mqtt.client import SocketLike
+
 log = logging.getLogger(__name__)
 
 SHARE_GROUP = "thingport"
 SESSION_EXPIRY_S = 24 * 3600
 BATCH_SIZE = 1000
+KEEPALIVE_S = 60
+CONNECT_TIMEOUT_S = 10
+RECONNECT_MAX_S = 60
+READ_CHUNK = 256 * 1024
+# Packets parsed per wake-up at most, so that a flood cannot keep the loop from the database.
+PACKETS_PER_WAKEUP = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +70,53 @@ class BrokerAddress:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
         )
+
+
+class _BufferedSocket:
+    """The broker connection as paho sees it. paho reads a packet in three `recv` calls (type,
+    length, rest); served from one large read, a burst of small PUBLISHes costs one system
+    call instead of three per message. `pending()` says bytes are buffered, as paho expects of
+    TLS sockets; everything else is the socket's."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = b""
+        self._position = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._position >= len(self._buffer):
+            self._buffer = self.sock.recv(READ_CHUNK)  # BlockingIOError: nothing there yet
+            self._position = 0
+        start = self._position
+        self._position = min(start + size, len(self._buffer))
+        return self._buffer[start : self._position]
+
+    def pending(self) -> int:
+        return len(self._buffer) - self._position
+
+    def send(self, data: bytes | bytearray) -> int:
+        return self.sock.send(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+
+class _LoopClient(paho.Client):
+    """paho on a socket the event loop connected (paho's own connect would block the loop)."""
+
+    next_socket: socket.socket | None = None
+
+    def _create_socket(self) -> SocketLike:
+        sock, self.next_socket = self.next_socket, None
+        if sock is None:  # pragma: no cover - ExternalBroker always connects first
+            raise ConnectionError("no connected socket to hand to paho")
+        return _BufferedSocket(sock)
 
 
 class ExternalBroker:
@@ -77,10 +141,12 @@ class ExternalBroker:
         self._queue: asyncio.Queue[tuple[int, paho.MQTTMessage]] = asyncio.Queue()
         self._generation = 0
         self._consumer: asyncio.Task[None] | None = None
+        self._connection: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._socket: _BufferedSocket | None = None
         # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
         self.routes = CommandRoutes()
-        self._client = paho.Client(
+        self._client = _LoopClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv5,
@@ -91,6 +157,10 @@ class ExternalBroker:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_socket_open = self._on_socket_open
+        self._client.on_socket_close = self._on_socket_close
+        self._client.on_socket_register_write = self._on_socket_register_write
+        self._client.on_socket_unregister_write = self._on_socket_unregister_write
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -101,10 +171,15 @@ class ExternalBroker:
         # Without it a broker may hold us to its default of 20 unacknowledged messages, which
         # would cap every batch at 20 (acks are sent only after the batch commits).
         properties.ReceiveMaximum = BATCH_SIZE
+        # Only records the parameters; _connect() connects.
         self._client.connect_async(
-            self.address.host, self.address.port, clean_start=False, properties=properties
+            self.address.host,
+            self.address.port,
+            keepalive=KEEPALIVE_S,
+            clean_start=False,
+            properties=properties,
         )
-        self._client.loop_start()
+        self._connection = asyncio.create_task(self._keep_connected(), name="mqtt-connection")
         self._consumer = asyncio.create_task(self._consume(), name="mqtt-bridge")
         self.platform.command_dispatchers.append(self)
         await asyncio.wait_for(self.connected.wait(), 10)
@@ -115,18 +190,107 @@ class ExternalBroker:
         removed from the pool, a test)."""
         if self in self.platform.command_dispatchers:
             self.platform.command_dispatchers.remove(self)
-        if self._consumer is not None:
-            self._consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._consumer
+        for task in (self._consumer, self._connection):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         properties = None
         if not keep_session:
             properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = 0
         self._client.disconnect(properties=properties)
-        await asyncio.to_thread(self._client.loop_stop)
+        # Flush what is queued (acks, DISCONNECT); paho closes the socket after DISCONNECT.
+        for _ in range(100):
+            if self._socket is None:
+                break
+            self._client.loop_write()
+            await asyncio.sleep(0.01)
+        if self._socket is not None:  # the broker stopped reading: give up on a clean goodbye
+            self._on_socket_close(self._client, None, self._socket)
+            self._socket.close()
 
-    # -- paho callbacks (on paho's network thread) --------------------------------------------
+    async def _keep_connected(self) -> None:
+        """Connect, reconnect with a growing pause, and let paho send its keepalive pings."""
+        pause = 1.0
+        while True:
+            if self._client.socket() is None:
+                try:
+                    await self._connect()
+                except OSError as error:
+                    log.warning(
+                        "cannot reach the external broker mqtt://%s:%d (%s); retrying in %.0f s",
+                        self.address.host,
+                        self.address.port,
+                        error,
+                        pause,
+                    )
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, RECONNECT_MAX_S)
+                    continue
+                pause = 1.0
+            self._client.loop_misc()
+            await asyncio.sleep(1)
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        addresses = await loop.getaddrinfo(
+            self.address.host, self.address.port, type=socket.SOCK_STREAM
+        )
+        problem: OSError = OSError("no address")
+        for family, kind, protocol, _, address in addresses:
+            sock = socket.socket(family, kind, protocol)
+            sock.setblocking(False)
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    await loop.sock_connect(sock, address)
+            except (OSError, TimeoutError) as error:
+                sock.close()
+                problem = error if isinstance(error, OSError) else OSError("timed out")
+                continue
+            # Acks of messages from an earlier connection are never sent on this one.
+            self._generation += 1
+            self._client.next_socket = sock
+            self._client.reconnect()
+            return
+        raise problem
+
+    # -- paho callbacks (all on the event loop) ----------------------------------------------
+
+    def _on_socket_open(self, _client: paho.Client, _userdata: object, sock: Any) -> None:
+        loop, raw = self._watch(sock)
+        self._socket = sock
+        loop.add_reader(raw, self._on_readable, sock)
+
+    def _on_socket_close(self, _client: paho.Client, _userdata: object, sock: Any) -> None:
+        loop, raw = self._watch(sock)
+        if self._socket is sock:
+            self._socket = None
+        loop.remove_reader(raw)
+        loop.remove_writer(raw)
+
+    def _on_socket_register_write(self, _client: paho.Client, _userdata: object, sock: Any) -> None:
+        loop, raw = self._watch(sock)
+        loop.add_writer(raw, self._client.loop_write)
+
+    def _on_socket_unregister_write(
+        self, _client: paho.Client, _userdata: object, sock: Any
+    ) -> None:
+        loop, raw = self._watch(sock)
+        loop.remove_writer(raw)
+
+    def _watch(self, sock: object) -> tuple[asyncio.AbstractEventLoop, socket.socket]:
+        assert self._loop is not None
+        assert isinstance(sock, _BufferedSocket)
+        return self._loop, sock.sock
+
+    def _on_readable(self, sock: _BufferedSocket) -> None:
+        # Everything one read brought in is parsed in this wake-up, not one packet per wake-up.
+        for _ in range(PACKETS_PER_WAKEUP):
+            if self._client.loop_read() != paho.MQTT_ERR_SUCCESS or self._socket is not sock:
+                return
+            if not sock.pending():
+                return
 
     def _on_connect(
         self,
@@ -139,14 +303,12 @@ class ExternalBroker:
         if getattr(reason, "is_failure", False):
             log.error("external broker refused the connection: %s", reason)
             return
-        self._generation += 1
         filters = [f for codec in self.codecs for f in codec.platform_subscriptions()]
         client.subscribe([(f"$share/{self.share_group}/{f}", 1) for f in filters])
         log.info(
             "connected to mqtt://%s:%d as %s", self.address.host, self.address.port, self.client_id
         )
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.connected.set)
+        self.connected.set()
 
     def _on_disconnect(
         self,
@@ -157,14 +319,12 @@ class ExternalBroker:
         _properties: object,
     ) -> None:
         log.warning("disconnected from the external broker: %s", reason)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.connected.clear)
+        self.connected.clear()
 
     def _on_message(
         self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
     ) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (self._generation, message))
+        self._queue.put_nowait((self._generation, message))
 
     # -- processing ---------------------------------------------------------------------------
 

@@ -113,6 +113,19 @@ def upgrade() -> None:
             batch_op.f("ix_device_type_sensors_sensor_id"), ["sensor_id"], unique=False
         )
 
+    # Existing users get a uuid before the column becomes NOT NULL.
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("uuid", sa.String(length=36), nullable=True))
+    connection = op.get_bind()
+    for (user_id,) in connection.execute(sa.text("SELECT id FROM users")).all():
+        connection.execute(
+            sa.text("UPDATE users SET uuid = :uuid WHERE id = :id"),
+            {"uuid": str(uuid.uuid4()), "id": user_id},
+        )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.alter_column("uuid", existing_type=sa.String(length=36), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_users_uuid"), ["uuid"])
+
     # Existing types get a uuid and updated_at before the columns become NOT NULL.
     with op.batch_alter_table("device_types", schema=None) as batch_op:
         batch_op.add_column(sa.Column("uuid", sa.String(length=36), nullable=True))
@@ -161,6 +174,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_users_uuid"), type_="unique")
+        batch_op.drop_column("uuid")
+
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_devices_token_hash"), type_="unique")
         batch_op.drop_index(batch_op.f("ix_devices_mac_address"))
