@@ -9,11 +9,12 @@ from functools import cached_property
 
 from thingport.bus.protocol import EventBus
 from thingport.bus.registry import build_bus
+from thingport.core.accounts.schemas import Principal
 from thingport.core.accounts.service import AccountsService
 from thingport.core.accounts.token_cache import TokenCache
 from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
-from thingport.core.devices.service import DevicesService
+from thingport.core.devices.service import DeviceRef, DevicesService
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
 from thingport.storage.engine import Database, UnitOfWork, build_engine
@@ -54,6 +55,13 @@ class Core:
     def __init__(self, platform: Platform, uow: UnitOfWork) -> None:
         self.platform = platform
         self.uow = uow
+
+    async def delete_device(self, principal: Principal, key: str) -> DeviceRef:
+        """A device and everything recorded for it; refused (403/404) unless the principal may
+        change it. Spans two domains, so it lives here rather than in either service."""
+        device = await self.devices.resolve(principal, key, change=True)
+        await self.telemetry.delete_device_data(device)
+        return await self.devices.delete(principal, key)
 
     @cached_property
     def accounts(self) -> AccountsService:

@@ -13,13 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, DateTime, Float, Integer, Select, and_, func
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.types import TypeEngine
 
 from thingport.kit.errors import InvalidInput
 from thingport.kit.listing import Filter, ListQuery
 from thingport.kit.timeparse import parse_time
 
-Columns = Mapping[str, ColumnElement[Any]]
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+Columns = Mapping[str, Column]
 
 
 def _python_type(sql_type: TypeEngine[Any]) -> type:
@@ -45,7 +47,7 @@ def _parse_bool(raw: object) -> bool:
     raise ValueError(text)
 
 
-def _coerce(name: str, column: ColumnElement[Any], raw: object) -> Any:
+def _coerce(name: str, column: Column, raw: object) -> Any:
     kind = _python_type(column.type)
     try:
         if kind is bool:
@@ -114,8 +116,8 @@ def filtered(
     columns: Columns,
     query: ListQuery,
     *,
-    location: tuple[ColumnElement[Any], ColumnElement[Any]] | None = None,
-    tie_breaker: ColumnElement[Any] | None = None,
+    location: tuple[Column, Column] | None = None,
+    tie_breaker: Column | None = None,
 ) -> tuple[Select[Any], Select[Any]]:
     """(page statement, count statement) for `statement` narrowed by the query's filters.
 
@@ -126,7 +128,7 @@ def filtered(
     if conditions:
         statement = statement.where(and_(*conditions))
     count = statement.with_only_columns(func.count()).order_by(None)
-    order: list[ColumnElement[Any]] = []
+    order: list[Column] = []
     if query.near is not None:
         if location is None:
             raise InvalidInput("this list cannot be ordered by distance", field="near")

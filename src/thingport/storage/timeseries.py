@@ -114,6 +114,10 @@ _RAW = text(
     f"SELECT series_id, ts, value FROM points WHERE {_RANGE} ORDER BY series_id, ts"
 ).bindparams(bindparam("ids", expanding=True))
 
+_DELETE_SERIES = text("DELETE FROM points WHERE series_id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
 
 class PointStore:
     def __init__(self, backend: str) -> None:
@@ -125,6 +129,11 @@ class PointStore:
     async def write(self, session: AsyncSession, rows: Sequence[PointRow]) -> None:
         if rows:
             await self.writer.write(await driver_of(session), rows)
+
+    async def delete_series(self, session: AsyncSession, series_ids: Sequence[int]) -> None:
+        """Delete every point of these series (points have no foreign key to cascade on)."""
+        if series_ids:
+            await session.execute(_DELETE_SERIES, {"ids": list(series_ids)})
 
     async def aggregate(
         self,

@@ -45,7 +45,8 @@ async def test_unknown_endpoint_is_not_found_in_the_envelope(client: httpx.Async
 async def test_pretty_indents_the_same_document(client: httpx.AsyncClient) -> None:
     compact = await client.get(BASE)
     pretty = await client.get(BASE, params={"pretty": "true"})
-    assert b"\n  " in pretty.content and b"\n" not in compact.content
+    assert b"\n  " in pretty.content
+    assert b"\n" not in compact.content
     assert orjson.loads(pretty.content) == compact.json()
     assert int(pretty.headers["content-length"]) == len(pretty.content)
 
@@ -55,7 +56,8 @@ async def test_callback_wraps_json_p(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/javascript")
     text = response.text
-    assert text.startswith("/**/jQuery.cb_1(") and text.endswith(")")
+    assert text.startswith("/**/jQuery.cb_1(")
+    assert text.endswith(")")
     assert orjson.loads(text[len("/**/jQuery.cb_1(") : -1])["devices_url"].endswith("/devices")
 
 

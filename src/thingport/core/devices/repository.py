@@ -9,9 +9,12 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thingport.core.accounts.models import User
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.models import Device, DeviceGroup, DeviceType
+from thingport.kit.listing import ListQuery
 from thingport.storage.fastpath import driver_of
+from thingport.storage.listing import Columns, filtered
 
 # Once per ingest batch, so it goes through the driver fast path.
 _TOUCH = (
@@ -49,6 +52,51 @@ class DevicesRepository:
             query = query.where(or_(Device.owner_id == principal.user_id, Device.id.in_(shared)))
         result = await self.session.execute(query)
         return result.scalars().all()
+
+    async def search(
+        self, principal: Principal | None, query: ListQuery, columns: Columns
+    ) -> tuple[Sequence[Device], int]:
+        """One page of the devices a principal may read, and how many there are in all."""
+        statement = select(Device).join(User, User.id == Device.owner_id)
+        if principal is None:
+            statement = statement.where(Device.public.is_(True))
+        elif not principal.is_admin:
+            shared = select(DeviceGroup.device_id).where(
+                DeviceGroup.group_id.in_(principal.group_ids)
+            )
+            statement = statement.where(
+                or_(
+                    Device.public.is_(True),
+                    Device.owner_id == principal.user_id,
+                    Device.id.in_(shared),
+                )
+            )
+        page, count = filtered(
+            statement,
+            columns,
+            query,
+            location=(Device.latitude, Device.longitude),
+            tie_breaker=Device.id,
+        )
+        total = (await self.session.execute(count)).scalar_one()
+        return (await self.session.execute(page)).scalars().all(), int(total)
+
+    async def type_by_id(self, type_id: int) -> DeviceType | None:
+        return await self.session.get(DeviceType, type_id)
+
+    async def token_hash_taken(self, token_hash: str) -> bool:
+        result = await self.session.execute(
+            select(Device.id).where(Device.token_hash == token_hash)
+        )
+        return result.first() is not None
+
+    async def by_token_hash(self, token_hash: str) -> Device | None:
+        result = await self.session.execute(select(Device).where(Device.token_hash == token_hash))
+        return result.scalar_one_or_none()
+
+    async def delete(self, device: Device) -> None:
+        await self.session.delete(device)
+        await self.session.flush()
 
     async def virtual_devices(self) -> Sequence[Device]:
         result = await self.session.execute(select(Device).where(Device.virtual.is_(True)))

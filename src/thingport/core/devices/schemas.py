@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DeviceStatus = Literal["new", "online", "offline", "deactivated", "blocked"]
 
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+MAC_PATTERN = r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"
 
 
 class DeviceFields(BaseModel):
@@ -21,9 +22,12 @@ class DeviceFields(BaseModel):
     description: str | None = None
     type: str | None = Field(default=None, max_length=100, description="device type name")
     parent: str | None = Field(default=None, description="public id of the parent (gateway)")
+    type_id: int | None = Field(default=None, description="an existing device type (kit) id")
     hardware_id: str | None = Field(default=None, max_length=100)
+    mac_address: str | None = Field(default=None, pattern=MAC_PATTERN)
     firmware_version: str | None = Field(default=None, max_length=64)
     properties: dict[str, Any] | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
     deployed: bool | None = None
     public: bool | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
@@ -33,6 +37,10 @@ class DeviceFields(BaseModel):
     country_code: str | None = Field(default=None, min_length=2, max_length=2)
     exposure: str | None = Field(default=None, max_length=16)
     address: str | None = Field(default=None, max_length=255)
+    precise_location: bool | None = None
+    forwarding_enabled: bool | None = None
+    notify_low_battery: bool | None = None
+    notify_stopped_publishing: bool | None = None
     virtual_interval_s: float | None = Field(default=None, gt=0)
 
 
@@ -53,12 +61,16 @@ class DeviceOut(BaseModel):
     name: str | None
     description: str | None
     type: str | None
+    type_id: int | None
     parent: str | None
     children: list[str]
     owner_id: int
     hardware_id: str | None
+    mac_address: str | None
+    has_token: bool
     firmware_version: str | None
     properties: dict[str, Any]
+    tags: list[str]
     status: DeviceStatus
     last_seen_at: datetime | None
     deployed: bool
@@ -70,6 +82,10 @@ class DeviceOut(BaseModel):
     country_code: str | None
     exposure: str | None
     address: str | None
+    precise_location: bool
+    forwarding_enabled: bool
+    notify_low_battery: bool
+    notify_stopped_publishing: bool
     virtual: bool
     virtual_interval_s: float | None
     created_at: datetime

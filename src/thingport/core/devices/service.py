@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from thingport.bus.events import DEVICE_CONNECTED, DEVICE_DISCONNECTED, Event
 from thingport.bus.protocol import EventBus
 from thingport.core.accounts.access import can_change, can_read
+from thingport.core.accounts.models import User
+from thingport.core.accounts.passwords import hash_secret
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.models import Device, DeviceType
 from thingport.core.devices.repository import DevicesRepository
@@ -16,6 +20,7 @@ from thingport.core.devices.schemas import DeviceCreate, DeviceFields, DeviceOut
 from thingport.core.devices.status import derive_status
 from thingport.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from thingport.kit.ids import device_key
+from thingport.kit.listing import ListQuery, Page
 from thingport.storage.base import utcnow
 from thingport.storage.engine import UnitOfWork
 
@@ -35,6 +40,40 @@ _PLAIN_FIELDS = (
     "exposure",
     "address",
 )
+# Flags that have a value on every device: sending null for them is a mistake, not a reset.
+_REQUIRED_FLAGS = (
+    "deployed",
+    "public",
+    "precise_location",
+    "forwarding_enabled",
+    "notify_low_battery",
+    "notify_stopped_publishing",
+)
+# SmartCitizen kits put a 6-character token in their MQTT topics; their firmware expects that
+# length. It is stored hashed like every other secret.
+_DEVICE_TOKEN_BYTES = 3
+
+# What a list may filter and sort on (kit/listing.py): core field -> column.
+_LIST_COLUMNS: dict[str, Any] = {
+    "id": Device.id,
+    "key": Device.key,
+    "uuid": Device.uuid,
+    "name": Device.name,
+    "description": Device.description,
+    "owner_id": Device.owner_id,
+    "owner_username": User.username,
+    "type_id": Device.type_id,
+    "hardware_id": Device.hardware_id,
+    "created_at": Device.created_at,
+    "updated_at": Device.updated_at,
+    "last_seen_at": Device.last_seen_at,
+    "latitude": Device.latitude,
+    "longitude": Device.longitude,
+    "city": Device.city,
+    "country_code": Device.country_code,
+    "exposure": Device.exposure,
+    "public": Device.public,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +167,18 @@ class DevicesService:
     async def list_visible(self, principal: Principal) -> list[DeviceOut]:
         return await self._render(await self.repo.visible_to(principal))
 
+    async def search(self, principal: Principal | None, query: ListQuery) -> Page[DeviceOut]:
+        """A page of the devices the principal may read (anonymous: public ones), filtered and
+        sorted by `query` over the fields of `_LIST_COLUMNS`."""
+        devices, total = await self.repo.search(principal, query, _LIST_COLUMNS)
+        return Page(items=await self._render(devices), total=total, query=query)
+
+    async def get_by_id(self, principal: Principal | None, device_id: int) -> DeviceOut:
+        device = await self.repo.by_id(device_id)
+        if device is None or not await self._may_read(principal, device):
+            raise NotFound(f"Couldn't find Device with 'id'={device_id}", field="id")
+        return (await self._render([device]))[0]
+
     async def virtual_devices(self) -> list[VirtualDevice]:
         return [
             VirtualDevice(
@@ -152,12 +203,16 @@ class DevicesService:
                 name=d.name,
                 description=d.description,
                 type=types.get(d.type_id) if d.type_id else None,
+                type_id=d.type_id,
                 parent=parents.get(d.parent_id) if d.parent_id else None,
                 children=children.get(d.id, []),
                 owner_id=d.owner_id,
                 hardware_id=d.hardware_id,
+                mac_address=d.mac_address,
+                has_token=d.token_hash is not None,
                 firmware_version=d.firmware_version,
                 properties=d.properties,
+                tags=list(d.tags or []),
                 status=derive_status(
                     admin_state=d.admin_state,
                     last_seen_at=d.last_seen_at,
@@ -175,6 +230,10 @@ class DevicesService:
                 country_code=d.country_code,
                 exposure=d.exposure,
                 address=d.address,
+                precise_location=d.precise_location,
+                forwarding_enabled=d.forwarding_enabled,
+                notify_low_battery=d.notify_low_battery,
+                notify_stopped_publishing=d.notify_stopped_publishing,
                 virtual=d.virtual,
                 virtual_interval_s=d.virtual_interval_s,
                 created_at=d.created_at,
@@ -206,12 +265,22 @@ class DevicesService:
     async def _apply(
         self, principal: Principal, device: Device, data: DeviceFields, fields: set[str]
     ) -> None:
-        for name in _PLAIN_FIELDS:
+        for name in _PLAIN_FIELDS + _REQUIRED_FLAGS:
             if name in fields:
                 value = getattr(data, name)
-                if value is None and name in ("deployed", "public"):
+                if value is None and name in _REQUIRED_FLAGS:
                     raise InvalidInput(f"{name} must be true or false", field=name)
                 setattr(device, name, value)
+        if "mac_address" in fields:
+            # One spelling, so a lookup by the MAC a device sends always finds it.
+            mac = data.mac_address
+            device.mac_address = mac.lower().replace("-", ":") if mac else None
+        if "tags" in fields:
+            device.tags = list(dict.fromkeys(t.strip() for t in data.tags or [] if t.strip()))
+        if "type_id" in fields:
+            if data.type_id is not None and await self.repo.type_by_id(data.type_id) is None:
+                raise InvalidInput(f"device type {data.type_id} does not exist", field="type_id")
+            device.type_id = data.type_id
         if "properties" in fields:
             device.properties = dict(data.properties or {})
         if "type" in fields:
@@ -319,3 +388,31 @@ class DevicesService:
 
     async def touch_many(self, device_ids: Sequence[int], seen_at: datetime | None = None) -> None:
         await self.repo.touch_many(device_ids, seen_at or utcnow())
+
+    async def issue_token(self, principal: Principal, key: str) -> str:
+        """A new device token (replacing any earlier one); shown once, stored hashed."""
+        device = await self._changeable(principal, key)
+        for _ in range(20):
+            token = secrets.token_hex(_DEVICE_TOKEN_BYTES)
+            if not await self.repo.token_hash_taken(hash_secret(token)):
+                device.token_hash = hash_secret(token)
+                device.updated_at = utcnow()
+                await self.repo.session.flush()
+                return token
+        raise Conflict("could not find a free device token; try again")  # pragma: no cover
+
+    async def resolve_by_token(self, token: str) -> DeviceRef | None:
+        """The device a token belongs to (MQTT topics of SmartCitizen kits), or None."""
+        device = await self.repo.by_token_hash(hash_secret(token))
+        if device is None:
+            return None
+        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
+    async def delete(self, principal: Principal, key: str) -> DeviceRef:
+        """Remove a device the principal may change. Its series go with it (cascade); points
+        have no foreign key, so the caller deletes them through the telemetry service first
+        (`Core.delete_device` does both)."""
+        device = await self._changeable(principal, key)
+        ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        await self.repo.delete(device)
+        return ref

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,9 @@ class SeriesRepository:
             query = query.where(Series.key.in_(keys))
         result = await self.session.execute(query.order_by(Series.id))
         return list(result.scalars().all())
+
+    async def delete_for_device(self, device_id: int) -> None:
+        await self.session.execute(delete(Series).where(Series.device_id == device_id))
 
     async def for_devices(self, device_ids: Sequence[int]) -> list[Series]:
         if not device_ids:

@@ -266,6 +266,19 @@ class TelemetryService:
         )
 
 
+    async def delete_device_data(self, device: DeviceRef) -> None:
+        """Delete a device's points (no foreign key cascades to them) and its series; the
+        series cache forgets the device once the deletion is committed."""
+        series_ids = [s.id for s in await self.repo.for_device(device.id)]
+        await self.store.delete_series(self.uow.session, series_ids)
+        await self.repo.delete_for_device(device.id)
+        cache = self.cache
+
+        async def forget() -> None:
+            cache.forget_device(device.id)
+
+        self.uow.after_commit(forget)
+
 _NUMBER_TYPES = frozenset({int, float})
 
 
