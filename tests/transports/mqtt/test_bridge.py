@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from tests.conftest import Account
 from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
@@ -174,3 +181,115 @@ async def test_mosquitto_clients_publish_and_receive_commands(
         ]
 
     await _wait_for(stored, "the mosquitto_pub reading")
+
+
+async def test_publishes_off_the_short_path_are_stored_too(
+    platform: Platform, alice: Account, bridge: ExternalBroker
+) -> None:
+    """The bridge parses the usual QoS 1 PUBLISH itself and leaves the rest to paho: MQTT 5
+    properties, QoS 0, and a payload larger than one socket read must all arrive."""
+    key = f"MQ-{uuid.uuid4().hex[:8]}"
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key=key))
+    topic = f"thingport/v1/devices/{key}/telemetry"
+    device = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}", protocol=paho.MQTTv5
+    )
+    device.connect(MOSQUITTO_HOST, MOSQUITTO_PORT)
+    device.loop_start()
+    try:
+        properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+        properties.UserProperty = ("site", "lab")
+        properties.ContentType = "application/json"
+        body = {"ts": 1_700_000_000, "values": {"with_properties": 1.0}}
+        device.publish(topic, json.dumps(body), qos=1, properties=properties).wait_for_publish(5)
+        body = {"ts": 1_700_000_000, "values": {"at_qos_0": 2.0}}
+        device.publish(topic, json.dumps(body), qos=0).wait_for_publish(5)
+        # About 200 KB: more than one read of the bridge's socket buffer.
+        large = [{"ts": 1_700_000_000 + i, "values": {"large": float(i)}} for i in range(4000)]
+        device.publish(topic, json.dumps(large), qos=1).wait_for_publish(5)
+    finally:
+        device.disconnect()
+        device.loop_stop()
+
+    async def stored() -> bool:
+        async with platform.core() as core:
+            ref = await core.devices.resolve(alice.principal, key)
+            series = (await core.telemetry.series_of_devices([ref.id]))[ref.id]
+        return sorted((s.key, s.last_value) for s in series) == [
+            ("at_qos_0", 2.0),
+            ("large", 3999.0),
+            ("with_properties", 1.0),
+        ]
+
+    await _wait_for(stored, "the three publishes")
+    async with platform.core() as core:
+        result = await core.telemetry.query(
+            alice.principal, key, start="1700000000", end="1700010000", rollup="1d-count"
+        )
+    assert {r.series.key: sum(v or 0.0 for _, v in r.points) for r in result.results} == {
+        "at_qos_0": 1.0,
+        "large": 4000.0,
+        "with_properties": 1.0,
+    }
+
+
+@contextlib.contextmanager
+def _private_mosquitto(port: int, workdir: Path) -> Iterator[None]:
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} {MOSQUITTO_HOST}\nallow_anonymous true\n")
+    process = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection((MOSQUITTO_HOST, port), 1):
+                break
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def test_reconnects_and_resubscribes_after_the_broker_restarts(
+    platform: Platform, alice: Account, tmp_path: Path
+) -> None:
+    if shutil.which("mosquitto") is None:
+        pytest.skip("mosquitto is not installed")
+    key = f"MQ-{uuid.uuid4().hex[:8]}"
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key=key))
+    with socket.socket() as probe:
+        probe.bind((MOSQUITTO_HOST, 0))
+        port = probe.getsockname()[1]
+    url = f"mqtt://{MOSQUITTO_HOST}:{port}"
+    bridge = ExternalBroker(platform, url, client_id=f"thingport-test-{uuid.uuid4().hex[:8]}")
+    with _private_mosquitto(port, tmp_path):
+        await bridge.start()
+    try:
+        await _wait_for(lambda: _is(not bridge.connected.is_set()), "the disconnection")
+        with _private_mosquitto(port, tmp_path):
+            # paho's pause before a reconnect starts at 1 s
+            await _wait_for(lambda: _is(bridge.connected.is_set()), "the reconnection")
+            await asyncio.sleep(0.3)  # the subscription reaches the broker
+            publish = await asyncio.create_subprocess_exec(
+                "mosquitto_pub",
+                *("-h", MOSQUITTO_HOST, "-p", str(port), "-q", "1"),
+                *("-t", f"thingport/v1/devices/{key}/telemetry", "-m", '{"t": 7}'),
+            )
+            assert await publish.wait() == 0
+
+            async def stored() -> bool:
+                async with platform.core() as core:
+                    ref = await core.devices.resolve(alice.principal, key)
+                    series = (await core.telemetry.series_of_devices([ref.id]))[ref.id]
+                return [(s.key, s.last_value) for s in series] == [("t", 7.0)]
+
+            await _wait_for(stored, "the reading after the restart")
+    finally:
+        await bridge.stop(keep_session=False)
+
+
+async def _is(value: bool) -> bool:
+    return value
