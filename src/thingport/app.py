@@ -73,6 +73,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = platform or Platform(settings)
         await running.migrate()
+        async with running.core() as core:
+            await core.catalog.install_builtin()
         for api in apis:
             api.app.state.platform = running
         app.state.platform = running

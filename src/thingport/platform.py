@@ -12,6 +12,7 @@ from thingport.bus.registry import build_bus
 from thingport.core.accounts.schemas import Principal
 from thingport.core.accounts.service import AccountsService
 from thingport.core.accounts.token_cache import TokenCache
+from thingport.core.catalog.service import CatalogService
 from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
 from thingport.core.devices.service import DeviceRef, DevicesService
@@ -93,3 +94,7 @@ class Core:
             bus=self.platform.bus,
             cache=self.platform.series_cache,
         )
+
+    @cached_property
+    def catalog(self) -> CatalogService:
+        return CatalogService(self.uow)
