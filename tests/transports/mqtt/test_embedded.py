@@ -284,3 +284,53 @@ async def test_malformed_payload_does_not_disconnect_others(
     assert await _points(platform, alice, bad_key) == []
     assert not good.disconnected.is_set()
     assert not bad.disconnected.is_set()
+
+
+async def test_a_burst_from_several_clients_is_acknowledged_after_its_commit(
+    platform: Platform,
+    alice: Account,
+    bob: Account,
+    broker: EmbeddedBroker,
+    device_of: Callable[[str, str, str], Awaitable[Device]],
+) -> None:
+    """Publishes that arrive together are stored together; each PUBACK still follows the
+    commit of its own message, and every message is stored once."""
+    keys = {alice.token: await _create(platform, alice), bob.token: await _create(platform, bob)}
+    owners = {alice.token: alice, bob.token: bob}
+    mids: dict[str, list[int]] = {}
+    clients: dict[str, Device] = {}
+    for token, key in keys.items():
+        clients[token] = await device_of(key, owners[token].principal.username, token)
+    for second in range(50):
+        for token, key in keys.items():
+            body = {"ts": 1_700_000_000 + second, "values": {"n": second}}
+            topic = f"thingport/v1/devices/{key}/telemetry"
+            mids.setdefault(token, []).append(clients[token].publish(topic, json.dumps(body)))
+    for token, device in clients.items():
+        for mid in mids[token]:
+            await device.puback(mid)
+    for token, key in keys.items():
+        assert await _points(platform, owners[token], key) == [("n", 50.0)]
+    assert broker.handler.accepted == 100
+
+
+async def test_a_storage_outage_sends_no_puback_and_closes_the_client(
+    platform: Platform,
+    alice: Account,
+    broker: EmbeddedBroker,
+    device_of: Callable[[str, str, str], Awaitable[Device]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = await _create(platform, alice)
+    device = await device_of(key, "alice", alice.token)
+
+    async def outage(*_args: object) -> list[object]:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(broker.handler, "handle_batch", outage)
+    body = {"ts": 1_700_000_000, "values": {"temp": 1}}
+    mid = device.publish(f"thingport/v1/devices/{key}/telemetry", json.dumps(body))
+    await asyncio.wait_for(device.disconnected.wait(), TIMEOUT)
+    assert mid not in device.acked
+    monkeypatch.undo()
+    assert await _points(platform, alice, key) == []
