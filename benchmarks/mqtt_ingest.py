@@ -1,21 +1,29 @@
-"""MQTT ingest throughput through Mosquitto: the platform next to the broker's raw rate.
+"""MQTT ingest throughput: the platform next to the broker's raw rate, through Mosquitto or the
+embedded broker.
 
     .venv/bin/python -m benchmarks.mqtt_ingest [--messages N] [--publishers P] [--devices D]
                                                [--values V] [--window W] [--repeat R]
-                                               [--paths raw platform] [--broker own|system]
+                                               [--paths raw platform]
+                                               [--raw-clients paho mosquitto_sub]
+                                               [--broker own|system|embedded]
                                                [--backend sqlite|postgresql|both]
 
 Publisher processes (paho, MQTT 3.1.1, QoS 1) send N telemetry messages of V values each
 (`{"ts": ..., "values": {...}}`) to the native topics `thingport/v1/devices/{key}/telemetry` of
-D devices, through Mosquitto, two ways in the same run:
+D devices, two ways in the same run:
 
-  raw       a plain paho subscriber (MQTT 5, QoS 1, the platform's shared-subscription filter)
-            in its own process counts the messages; no database. The clock runs from the
+  raw       a plain subscriber in its own process counts the messages; no database. Two
+            subscribers by default, each in a run of its own: paho (MQTT 5 and the platform's
+            shared-subscription filter on Mosquitto) and mosquitto_sub (the broker project's
+            C client). The faster one is the broker's raw rate that ratios refer to: paho's
+            receive path is slower than the platform's bridge. The clock runs from the
             publishers' start to the N-th message received.
-  platform  `thingport serve --mqtt-url mqtt://127.0.0.1:PORT` in its own process (fresh
-            database, unique client id and share group; the user made by the CLI, the devices
-            by the core) stores them. The clock runs from the publishers' start until
-            `SELECT COUNT(*) FROM points` shows every point committed.
+  platform  `thingport serve` in its own process (fresh database; the user and its API token
+            made by the CLI, the devices by the core) stores them. Through Mosquitto it runs
+            with `--mqtt-url mqtt://127.0.0.1:PORT` (unique client id and share group); with
+            `--broker embedded` its own broker listens on a free port and the publishers log in
+            as the owner with the API token as password. The clock runs from the publishers'
+            start until `SELECT COUNT(*) FROM points` shows every point committed.
 
 Before each clock starts, every device sends one warm-up message and the run waits until it is
 received (raw) or committed (platform): subscriptions are live and series exist.
@@ -25,6 +33,9 @@ The broker is by default a private `mosquitto` process on a free port with
 dropped and no other client's traffic reaches the platform. `--broker system` uses the system
 Mosquitto on 127.0.0.1:1883 instead, whose default `max_queued_messages 1000` makes it drop, and
 still acknowledge to the publisher, any QoS 1 message beyond 1000 queued for a subscriber.
+`--broker embedded` measures the broker inside `thingport serve`; that broker stores every
+publish before passing it on, so its raw rate is taken from a standalone amqtt process (the
+same software, anonymous, no plugins) on a free port, subscribed over MQTT 3.1.1.
 
 Either way the publishers are paced by a window: at most W messages may be published and not yet
 received (raw) or committed (platform). Progress is read from the subscriber's counter, or every
@@ -50,11 +61,14 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +114,7 @@ RAW_TARGET = 0.5  # platform >= half the broker's raw rate
 STALL_S = 30.0  # no progress for this long ends a run as incomplete
 WINDOW_LIMITED = 800  # default window under a queue limit of 1000
 WINDOW_UNLIMITED = 5000  # default window with max_queued_messages 0
+RAW_CLIENTS = {"paho": "paho subscriber", "mosquitto_sub": "mosquitto_sub, C"}
 CREDIT_DELAY_S = 0.05  # platform progress opens the window this much later (queue limit only)
 
 
@@ -131,6 +146,8 @@ class Spec:
     messages: int  # timed messages in total, all publishers
     devices: int
     values: int
+    username: str | None = None  # the embedded broker wants a user and an API token
+    password: str | None = None
 
 
 def metric_names(values: int) -> list[str]:
@@ -221,6 +238,8 @@ def _publish(spec: Spec, shared: Shared) -> None:
     )
     client.on_connect = on_connect
     client.on_publish = on_publish
+    if spec.username is not None:
+        client.username_pw_set(spec.username, spec.password)
     client.max_inflight_messages_set(0)  # no client-side limit: the window paces
     # No network thread: publish() writes to the socket at once, loop() reads the PUBACKs.
     client.connect(spec.host, spec.port, keepalive=120)
@@ -250,12 +269,14 @@ def _publish(spec: Spec, shared: Shared) -> None:
     client.disconnect()
 
 
-def subscriber_main(host: str, port: int, client_id: str, group: str, shared: Shared) -> None:
+def subscriber_main(
+    host: str, port: int, client_id: str, subscription: str, mqtt5: bool, shared: Shared
+) -> None:
     """The raw baseline: a plain paho subscriber that only counts (QoS 1, acked by paho)."""
     received = shared.received
 
     def on_connect(client: paho.Client, *_args: object) -> None:
-        client.subscribe(f"$share/{group}/{TOPIC_FILTER}", qos=1)
+        client.subscribe(subscription, qos=1)
 
     def on_subscribe(*_args: object) -> None:
         shared.subscribed.value = 1
@@ -263,11 +284,15 @@ def subscriber_main(host: str, port: int, client_id: str, group: str, shared: Sh
     def on_message(*_args: object) -> None:
         received.value += 1
 
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    protocol = paho.MQTTv5 if mqtt5 else paho.MQTTv311
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    client.connect(host, port, clean_start=True)  # session expiry 0: gone at disconnect
+    if mqtt5:
+        client.connect(host, port, clean_start=True)  # session expiry 0: gone at disconnect
+    else:
+        client.connect(host, port)  # clean session
     while not shared.stop.value:
         client.loop(0.01)
     client.disconnect()
@@ -282,12 +307,20 @@ class Broker:
     pid: int | None  # for CPU accounting
     label: str
     queue_limit: int | None  # max_queued_messages per subscriber; None: no limit
+    # The raw run uses the broker above; "embedded" platform runs use the broker inside
+    # `thingport serve` instead (the one above is then a standalone amqtt, same software).
+    embedded: bool = False
 
 
 @contextlib.contextmanager
 def broker(kind: str, workdir: Path) -> Iterator[Broker]:
     """A private mosquitto process with `max_queued_messages 0` (everything else at its
-    defaults) on a free port, or the system Mosquitto on 1883 (max_queued_messages 1000)."""
+    defaults) on a free port, the system Mosquitto on 1883 (max_queued_messages 1000), or for
+    the embedded broker a standalone amqtt (anonymous) for the raw baseline."""
+    if kind == "embedded":
+        with _amqtt(workdir) as standalone:
+            yield standalone
+        return
     if kind == "system":
         pid = None
         with contextlib.suppress(OSError, ValueError):
@@ -313,6 +346,44 @@ def broker(kind: str, workdir: Path) -> Iterator[Broker]:
             time.sleep(0.05)
         label = f"own mosquitto {HOST}:{port} (max_queued_messages 0, other settings default)"
         yield Broker(port, process.pid, label, None)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def _amqtt(workdir: Path) -> Iterator[Broker]:
+    """amqtt, the embedded broker's software, as a plain broker of its own: anonymous, no
+    plugins, nothing stored. The embedded broker cannot be measured without Thingport (it
+    stores every publish before passing it on), so this is its raw rate."""
+    port = free_port()
+    conf = workdir / "amqtt.yaml"
+    conf.write_text(
+        f"listeners:\n  default:\n    type: tcp\n    bind: {HOST}:{port}\n"
+        "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+        "    allow_anonymous: true\n"
+    )
+    log_path = workdir / "amqtt.log"
+    amqtt_cli = str(Path(sys.executable).with_name("amqtt"))
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([amqtt_cli, "-c", str(conf)], stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"amqtt did not start:\n{tail(log_path)}")
+            time.sleep(0.05)
+        label = (
+            f"embedded (amqtt {version('amqtt')} inside thingport serve); raw: standalone amqtt "
+            f"{HOST}:{port}, anonymous, no plugins"
+        )
+        yield Broker(port, process.pid, label, None, embedded=True)
     finally:
         process.terminate()
         try:
@@ -361,12 +432,27 @@ class Processes:
 
 
 def _start_publishers(
-    ctx: Any, args: argparse.Namespace, port: int, tag: str, shared: Shared
+    ctx: Any,
+    args: argparse.Namespace,
+    port: int,
+    tag: str,
+    shared: Shared,
+    credentials: tuple[str, str] | None = None,
 ) -> list[mp.process.BaseProcess]:
     processes = []
+    username, password = credentials or (None, None)
     for index in range(args.publishers):
         spec = Spec(
-            index, args.publishers, HOST, port, tag, args.messages, args.devices, args.values
+            index,
+            args.publishers,
+            HOST,
+            port,
+            tag,
+            args.messages,
+            args.devices,
+            args.values,
+            username,
+            password,
         )
         process = ctx.Process(target=publisher_main, args=(spec, shared), daemon=True)
         process.start()
@@ -436,17 +522,62 @@ def _publish_seconds(shared: Shared, started: float, seconds: float) -> float:
 # -- (a) the broker's raw rate ------------------------------------------------------------------
 
 
-async def bench_raw(args: argparse.Namespace, mqtt: Broker) -> Result:
+class CSubscriber:
+    """mosquitto_sub, the broker project's own C client, as the raw subscriber: it prints one
+    short line per message, which a thread here counts into the shared counter. paho's
+    receive path costs more CPU per message than the platform's bridge now does, so a paho
+    subscriber measures paho more than the broker."""
+
+    def __init__(self, mqtt: Broker, client_id: str, subscription: str, shared: Shared) -> None:
+        version_flag = "mqttv311" if mqtt.embedded else "mqttv5"
+        self.process = subprocess.Popen(
+            ["mosquitto_sub", "-h", HOST, "-p", str(mqtt.port), "-i", client_id, "-q", "1",
+             "-V", version_flag, "-t", subscription, "-F", "."],
+            stdout=subprocess.PIPE,
+        )  # fmt: skip
+        self.pid = self.process.pid
+        self.shared = shared
+        self._reader = threading.Thread(target=self._count, daemon=True)
+        self._reader.start()
+        self._started = time.monotonic()
+
+    def _count(self) -> None:
+        assert self.process.stdout is not None
+        received = self.shared.received
+        fd = self.process.stdout.fileno()
+        while chunk := os.read(fd, 65536):
+            received.value += chunk.count(b"\n")
+
+    def is_alive(self) -> bool:
+        # No SUBACK to watch from outside: a second after the start it has long subscribed
+        # on a local broker.
+        if time.monotonic() - self._started > 1.0:
+            self.shared.subscribed.value = 1
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+async def bench_raw(args: argparse.Namespace, mqtt: Broker, client: str = "paho") -> Result:
     ctx = mp.get_context("spawn")
     shared = Shared(ctx, args.publishers)
     tag = f"mqb{secrets.token_hex(3)}"
     result = Result(args.messages, args.values)
-    subscriber = ctx.Process(
-        target=subscriber_main,
-        args=(HOST, mqtt.port, f"{tag}-rawsub", f"{tag}-raw", shared),
-        daemon=True,
-    )
-    subscriber.start()
+    # amqtt speaks MQTT 3.1.1 only: no shared subscriptions there.
+    subscription = TOPIC_FILTER if mqtt.embedded else f"$share/{tag}-raw/{TOPIC_FILTER}"
+    subscriber: Any
+    if client == "mosquitto_sub":
+        subscriber = CSubscriber(mqtt, f"{tag}-rawsub", subscription, shared)
+    else:
+        subscriber = ctx.Process(
+            target=subscriber_main,
+            args=(HOST, mqtt.port, f"{tag}-rawsub", subscription, not mqtt.embedded, shared),
+            daemon=True,
+        )
+        subscriber.start()
     publishers: list[mp.process.BaseProcess] = []
     try:
         deadline = time.monotonic() + 30
@@ -482,9 +613,12 @@ async def bench_raw(args: argparse.Namespace, mqtt: Broker) -> Result:
         shared.go.set()
         _stop_processes(publishers)
         shared.stop.value = 1
-        subscriber.join(timeout=10)
-        if subscriber.is_alive():
-            subscriber.terminate()
+        if isinstance(subscriber, CSubscriber):
+            subscriber.stop()
+        else:
+            subscriber.join(timeout=10)
+            if subscriber.is_alive():
+                subscriber.terminate()
     return result
 
 
@@ -494,10 +628,11 @@ def _pids(
     publishers: Sequence[mp.process.BaseProcess],
     subscriber: int | None = None,
     server: int | None = None,
+    broker: bool = True,
 ) -> dict[str, list[int]]:
     pids: dict[str, list[int]] = {"publishers": [p.pid for p in publishers if p.pid]}
-    if mqtt.pid is not None:
-        pids["mosquitto"] = [mqtt.pid]
+    if mqtt.pid is not None and broker:
+        pids["amqtt" if mqtt.embedded else "mosquitto"] = [mqtt.pid]
     if subscriber is not None:
         pids["subscriber"] = [subscriber]
     if server is not None:
@@ -553,20 +688,11 @@ class PointCounter:
 
 @contextlib.contextmanager
 def _server(
-    location: Sequence[str], port: int, mqtt_port: int, env: dict[str, str], log: Path
+    location: Sequence[str], port: int, mqtt: Sequence[str], env: dict[str, str], log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [
-                thingport_command(),
-                "serve",
-                "--no-demo",
-                "--port",
-                str(port),
-                "--mqtt-url",
-                f"mqtt://{HOST}:{mqtt_port}",
-                *location,
-            ],
+            [thingport_command(), "serve", "--no-demo", "--port", str(port), *mqtt, *location],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, **env},
@@ -632,6 +758,16 @@ async def bench_platform(
         log,
     )
     await _make_devices(url, data_dir, [device_key(tag, d) for d in range(args.devices)])
+    if mqtt.embedded:
+        # Publishers log in to the embedded broker as the owner, an API token as password.
+        token = thingport_cli(["token", "create", "bench"], location, log)
+        mqtt_port = free_port()
+        mqtt_args = ["--mqtt-port", str(mqtt_port)]
+        credentials: tuple[str, str] | None = ("bench", token)
+    else:
+        mqtt_port = mqtt.port
+        mqtt_args = ["--mqtt-url", f"mqtt://{HOST}:{mqtt.port}"]
+        credentials = None
 
     client_id = f"{tag}-platform"
     env = {
@@ -650,10 +786,10 @@ async def bench_platform(
     # With a queue limit, progress counts only once the acknowledgements had time to follow.
     credit_delay = CREDIT_DELAY_S if mqtt.queue_limit is not None else 0.0
     try:
-        with _server(location, http_port, mqtt.port, env, log) as server:
+        with _server(location, http_port, mqtt_args, env, log) as server:
             await wait_ready(f"http://{HOST}:{http_port}", server, log)
             await counter.open()
-            publishers = _start_publishers(ctx, args, mqtt.port, tag, shared)
+            publishers = _start_publishers(ctx, args, mqtt_port, tag, shared, credentials)
             await _wait_publishers_ready(shared, publishers)
             deadline = time.monotonic() + 60
             while await counter.points() < warm_points:
@@ -661,7 +797,9 @@ async def bench_platform(
                     raise RuntimeError(f"the warm-up was not stored:\n{tail(log)}")
                 await asyncio.sleep(0.02)
 
-            cpu = Processes(_pids(mqtt, server=server.pid, publishers=publishers))
+            cpu = Processes(
+                _pids(mqtt, server=server.pid, publishers=publishers, broker=not mqtt.embedded)
+            )
             started = time.monotonic()
             seconds, done, complete = await _drive(
                 shared, args, counter.committed_messages, 0.005, credit_delay
@@ -684,8 +822,9 @@ async def bench_platform(
         shared.go.set()
         _stop_processes(publishers)
         await counter.close()
-        with contextlib.suppress(OSError):
-            result.notes.append(end_session(mqtt.port, client_id))
+        if not mqtt.embedded:
+            with contextlib.suppress(OSError):
+                result.notes.append(end_session(mqtt.port, client_id))
         if backend == "sqlite":
             shutil.rmtree(data_dir, ignore_errors=True)
     rejected = [line for line in log.read_text().splitlines() if "rejected MQTT message" in line]
@@ -740,10 +879,13 @@ def _row(label: str, path: str, result: Result, raw: Result | None) -> list[str]
     ]
 
 
-def report(raw: Result | None, platforms: dict[str, Result], skipped: dict[str, str]) -> None:
-    rows = []
-    if raw is not None:
-        rows.append(_row("broker raw (paho subscriber)", "raw", raw, raw))
+def report(raws: dict[str, Result], platforms: dict[str, Result], skipped: dict[str, str]) -> None:
+    # The broker's raw rate is the best any of the plain subscribers got out of it.
+    raw = max(raws.values(), key=lambda r: r.message_rate) if raws else None
+    rows = [
+        _row(f"broker raw ({RAW_CLIENTS[client]})", "raw", result, raw)
+        for client, result in raws.items()
+    ]
     for backend, result in platforms.items():
         rows.append(_row(f"platform, {backend}", "platform", result, raw))
     headers = ["path", "seconds", "messages/s", "points/s", "x raw", "published/s", "check"]
@@ -765,7 +907,7 @@ def report(raw: Result | None, platforms: dict[str, Result], skipped: dict[str, 
             print(f"  {backend}: platform/raw = {of_raw:.2f} (target >= {RAW_TARGET}): {met}")
     print()
     print("CPU during the clock, share of one core (2 cores = 200%), and notes:")
-    labelled = ([("raw", raw)] if raw is not None else []) + [
+    labelled = [(f"raw {client}", result) for client, result in raws.items()] + [
         (f"platform {b}", r) for b, r in platforms.items()
     ]
     for label, result in labelled:
@@ -809,15 +951,15 @@ async def main(args: argparse.Namespace) -> None:
                         print(f"postgresql: skipped, {skipped[backend]}")
                         continue
                 backends.append(backend)
-            raws: list[Result] = []
+            raws: dict[str, list[Result]] = {c: [] for c in args.raw_clients}
             runs: dict[str, list[Result]] = {b: [] for b in backends}
             for attempt in range(1, args.repeat + 1):
                 count = f"run {attempt}/{args.repeat}"
-                if "raw" in args.paths:
-                    raws.append(
+                for client in args.raw_clients if "raw" in args.paths else []:
+                    raws[client].append(
                         await _attempt(
-                            f"broker raw {count}",
-                            bench_raw(args, mqtt),
+                            f"broker raw, {client} {count}",
+                            bench_raw(args, mqtt, client),
                             Result(args.messages, args.values),
                         )
                     )
@@ -831,7 +973,7 @@ async def main(args: argparse.Namespace) -> None:
                     )
     print(f"load average after: {load()}")
     platforms = {b: _best(r) for b, r in runs.items() if r}
-    report(_best(raws) if raws else None, platforms, skipped)
+    report({c: _best(r) for c, r in raws.items() if r}, platforms, skipped)
 
 
 def _best(runs: list[Result]) -> Result:
@@ -876,11 +1018,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--broker",
-        choices=("system", "own"),
+        choices=("system", "own", "embedded"),
         default="own",
         help="own (default): a private mosquitto process on a free port, max_queued_messages 0, "
         "other settings at their defaults, no other traffic; system: the system Mosquitto on "
-        "127.0.0.1:1883 (max_queued_messages 1000: a message over it is dropped)",
+        "127.0.0.1:1883 (max_queued_messages 1000: a message over it is dropped); embedded: "
+        "the platform's own broker (thingport serve --mqtt-port), publishers log in with an API "
+        "token; raw baseline: a standalone amqtt",
+    )
+    parser.add_argument(
+        "--raw-clients",
+        nargs="+",
+        choices=tuple(RAW_CLIENTS),
+        default=list(RAW_CLIENTS) if shutil.which("mosquitto_sub") else ["paho"],
+        help="plain subscribers for the raw rate (default both; the fastest is the reference)",
     )
     parser.add_argument(
         "--backend",
