@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thingport.core.accounts.models import User
@@ -21,6 +22,9 @@ _TOUCH = (
     "UPDATE devices SET last_seen_at = ? "
     "WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
 )
+
+
+_S = TypeVar("_S", bound=Select[Unpack[tuple[Any, ...]]])
 
 
 class DevicesRepository:
@@ -53,24 +57,44 @@ class DevicesRepository:
         result = await self.session.execute(query)
         return result.scalars().all()
 
+    @staticmethod
+    def _readable_by(statement: _S, principal: Principal | None) -> _S:
+        """Narrow to devices the principal may read: public, owned or shared with a group."""
+        if principal is None:
+            return statement.where(Device.public.is_(True))
+        if principal.is_admin:
+            return statement
+        shared = select(DeviceGroup.device_id).where(DeviceGroup.group_id.in_(principal.group_ids))
+        return statement.where(
+            or_(
+                Device.public.is_(True),
+                Device.owner_id == principal.user_id,
+                Device.id.in_(shared),
+            )
+        )
+
+    async def readable_ids_by_owner(
+        self, principal: Principal | None, owner_ids: Sequence[int]
+    ) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {owner_id: [] for owner_id in owner_ids}
+        if not owner_ids:
+            return found
+        statement = self._readable_by(
+            select(Device.owner_id, Device.id).where(Device.owner_id.in_(owner_ids)), principal
+        )
+        for owner_id, device_id in (
+            await self.session.execute(statement.order_by(Device.id))
+        ).all():
+            found[owner_id].append(device_id)
+        return found
+
     async def search(
         self, principal: Principal | None, query: ListQuery, columns: Columns
     ) -> tuple[Sequence[Device], int]:
         """One page of the devices a principal may read, and how many there are in all."""
-        statement = select(Device).join(User, User.id == Device.owner_id)
-        if principal is None:
-            statement = statement.where(Device.public.is_(True))
-        elif not principal.is_admin:
-            shared = select(DeviceGroup.device_id).where(
-                DeviceGroup.group_id.in_(principal.group_ids)
-            )
-            statement = statement.where(
-                or_(
-                    Device.public.is_(True),
-                    Device.owner_id == principal.user_id,
-                    Device.id.in_(shared),
-                )
-            )
+        statement = self._readable_by(
+            select(Device).join(User, User.id == Device.owner_id), principal
+        )
         page, count = filtered(
             statement,
             columns,
@@ -168,3 +192,10 @@ class DevicesRepository:
         await driver.executemany(
             _TOUCH, [(stamp, device_id, stamp) for device_id in sorted(set(device_ids))]
         )
+
+    async def by_mac_address(self, mac_address: str) -> Device | None:
+        """`mac_address` as stored: lower case, `:` separated (the service writes it so)."""
+        result = await self.session.execute(
+            select(Device).where(Device.mac_address == mac_address).order_by(Device.id).limit(1)
+        )
+        return result.scalar_one_or_none()

@@ -173,6 +173,12 @@ class DevicesService:
         devices, total = await self.repo.search(principal, query, _LIST_COLUMNS)
         return Page(items=await self._render(devices), total=total, query=query)
 
+    async def readable_ids_by_owner(
+        self, principal: Principal | None, owner_ids: Sequence[int]
+    ) -> dict[int, list[int]]:
+        """Ids of each owner's devices that the principal may read."""
+        return await self.repo.readable_ids_by_owner(principal, owner_ids)
+
     async def get_by_id(self, principal: Principal | None, device_id: int) -> DeviceOut:
         device = await self.repo.by_id(device_id)
         if device is None or not await self._may_read(principal, device):
@@ -416,3 +422,11 @@ class DevicesService:
         ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
         await self.repo.delete(device)
         return ref
+
+    async def resolve_by_mac(self, mac_address: str) -> DeviceOut | None:
+        """The device with this MAC address (any case, `:` or `-` separated), or None. For
+        legacy firmware whose MAC address is all it sends to say who it is (SmartCitizen
+        `/add`); the caller decides what that MAC address may do."""
+        mac = mac_address.strip().lower().replace("-", ":")
+        device = await self.repo.by_mac_address(mac) if mac else None
+        return None if device is None else (await self._render([device]))[0]

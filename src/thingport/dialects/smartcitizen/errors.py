@@ -93,6 +93,8 @@ def _body_for(error: ThingportError) -> tuple[int, dict[str, Any]]:
             "errors": {field: [error.message]},
             "url": "",
         }
+    if isinstance(error, InvalidInput):
+        return 400, envelope("bad_request", error.message)
     return error.status, envelope(error.code, error.message)
 
 
@@ -155,3 +157,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
+
+
+class BadParameter(BadSearch):
+    """A query parameter the live service rejects with `{"message": ..., "status": 400}`, as it
+    does for a readings date it cannot parse (rendered like BadSearch, a superset of that)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -130,7 +131,7 @@ def _merge_in_filters(filters: list[Filter]) -> list[Filter]:
     return merged
 
 
-def page_headers(request: Request, page: Page[object], pages: PageRequest) -> dict[str, str]:
+def page_headers(request: Request, page: Page[Any], pages: PageRequest) -> dict[str, str]:
     """`Link` (first/prev/next/last with absolute URLs), `Total` and `Per-Page`."""
     last = max(1, -(-page.total // pages.per_page))
     links: list[str] = []

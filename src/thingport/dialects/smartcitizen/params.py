@@ -1,0 +1,36 @@
+"""Request parameters the way a Rails API reads them: query string, form body and JSON body
+merged into one mapping (body wins), so `curl -d name=x`, `?name=x` and `{"name": "x"}` all work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from thingport.kit.errors import InvalidInput
+
+
+class MalformedBody(InvalidInput):
+    code = "bad_request"
+
+
+async def request_params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if not body.strip():
+        return params
+    if "json" in content_type or (not content_type and body.lstrip()[:1] in (b"{", b"[")):
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise MalformedBody("the request body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise MalformedBody("the request body must be a JSON object")
+        params.update(parsed)
+    elif "form" in content_type:
+        form = await request.form()
+        params.update({key: value for key, value in form.items() if isinstance(value, str)})
+    return params
