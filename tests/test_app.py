@@ -42,7 +42,9 @@ async def test_demo_data_is_idempotent_and_queryable(
     assert body["count"] == len(DEVICES)
     base = next(d for d in body["data"] if d["id"] == BASE_STATION)
     assert base["type"] == "SmartMocha Base Station"
-    assert sorted(base["attached_devices"]) == sorted(d.key for d in DEVICES[1:])
+    assert sorted(base["attached_devices"]) == sorted(
+        d.key for d in DEVICES if d.parent == BASE_STATION
+    )
     assert {m["id"] for m in base["metrics"]} == {
         "3a853a54-e0fc-4aa9-b1a8-82cfa6dbb783",
         "115d1dae-ffc0-40cf-ade0-18e9da3b654a",
@@ -68,7 +70,7 @@ async def test_simulator_produces_readings_in_range(platform: Platform) -> None:
         principal = await core.accounts.authenticate_token(info.token)
         devices = await core.devices.list_visible(principal)
         series = await core.telemetry.series_of_devices([d.id for d in devices])
-    spec = {m.name: m for d in DEVICES for m in d.metrics}
+    spec = {m.series_key: m for d in DEVICES for m in d.metrics}
     for device_series in series.values():
         for s in device_series:
             assert s.last_value is not None
@@ -128,3 +130,18 @@ async def test_the_app_runs_the_embedded_broker_and_survives_a_taken_port(
                 pass
     assert len(seen) == 1
     assert "--mqtt-port" in seen[0]
+
+
+async def test_demo_kit_is_on_the_smartcitizen_map(
+    platform: Platform, client: httpx.AsyncClient
+) -> None:
+    await load_demo(platform)
+    listing = (await client.get("/smartcitizen/v0/devices")).json()
+    (kit,) = [d for d in listing if d["name"] == "Plaça de Catalunya"]
+    assert kit["hardware"]["slug"] == "sck:2,1"
+    assert kit["location"]["city"] == "Barcelona"
+    values = {s["id"]: s["value"] for s in kit["data"]["sensors"]}
+    assert values[55] is not None
+    assert 12.0 <= values[55] <= 26.0
+    world = (await client.get("/smartcitizen/v0/devices/world_map")).json()
+    assert kit["id"] in [entry["id"] for entry in world]

@@ -26,6 +26,11 @@ class DemoMetric:
     high: float
     unit: str | None = None
     uuid: str | None = None  # the seed's metric ids, so its examples work as printed
+    key: str | None = None  # series key when it is not the name (a SmartCitizen sensor id)
+
+    @property
+    def series_key(self) -> str:
+        return self.key or self.name
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,9 @@ class DemoDevice:
     type: str
     metrics: tuple[DemoMetric, ...]
     parent: str | None = None
+    # A SmartCitizen kit: public, located, its readings keyed by the kit's sensor ids.
+    kit_id: int | None = None
+    location: tuple[float, float, str, str] | None = None  # latitude, longitude, city, country
 
 
 DEVICES = (
@@ -68,6 +76,20 @@ DEVICES = (
         (DemoMetric("Light", 0.0, 900.0, "lx"),),
         BASE_STATION,
     ),
+    DemoDevice(
+        "5C4F2A7E90B1D3C8",
+        "Plaça de Catalunya",
+        "SmartCitizen Kit 2.1",
+        (
+            DemoMetric("Air temperature", 12.0, 26.0, "ºC", key="55"),
+            DemoMetric("Relative humidity", 45.0, 80.0, "%", key="56"),
+            DemoMetric("Barometric pressure", 100.5, 102.0, "kPa", key="58"),
+            DemoMetric("Noise", 45.0, 75.0, "dBA", key="53"),
+            DemoMetric("PM 2.5", 4.0, 30.0, "ug/m3", key="87"),
+        ),
+        kit_id=26,  # SmartCitizen Kit 2.1 in the built-in catalogue
+        location=(41.38706, 2.17015, "Barcelona", "ES"),
+    ),
 )
 VIRTUAL_INTERVAL_S = 5.0
 HISTORY_HOURS = 24
@@ -83,7 +105,7 @@ class DemoInfo:
 
 
 def simulation_ranges(device: DemoDevice) -> dict[str, list[float]]:
-    return {m.name: [m.low, m.high] for m in device.metrics}
+    return {m.series_key: [m.low, m.high] for m in device.metrics}
 
 
 def wave(metric: DemoMetric, t_s: float, phase: float) -> float:
@@ -96,6 +118,7 @@ def wave(metric: DemoMetric, t_s: float, phase: float) -> float:
 async def load_demo(platform: Platform) -> DemoInfo:
     """Create the demo user, devices and a day of history if missing; issue a fresh token."""
     async with platform.core() as core:
+        await core.catalog.install_builtin()  # the demo kit is one of its device types
         try:
             user = await core.accounts.get_user(DEMO_USER)
         except NotFound:
@@ -112,13 +135,20 @@ async def load_demo(platform: Platform) -> DemoInfo:
                 continue  # already loaded
             except NotFound:
                 pass
+            latitude, longitude, city, country = spec.location or (None, None, None, None)
             await core.devices.create(
                 principal,
                 DeviceCreate(
                     key=spec.key,
                     name=spec.name,
-                    type=spec.type,
+                    **({"type_id": spec.kit_id} if spec.kit_id else {"type": spec.type}),
                     parent=spec.parent,
+                    public=spec.kit_id is not None,
+                    latitude=latitude,
+                    longitude=longitude,
+                    city=city,
+                    country_code=country,
+                    exposure="outdoor" if spec.kit_id else None,
                     firmware_version="1.0.0",
                     virtual_interval_s=VIRTUAL_INTERVAL_S,
                     properties={"simulation": simulation_ranges(spec)},
@@ -127,13 +157,13 @@ async def load_demo(platform: Platform) -> DemoInfo:
             ref = await core.devices.resolve(principal, spec.key)
             await core.telemetry.define_series(
                 ref,
-                [(m.name, m.name, m.unit, m.uuid) for m in spec.metrics],
+                [(m.series_key, m.name, m.unit, m.uuid) for m in spec.metrics],
             )
             now_s = time.time()
             start_s = now_s - HISTORY_HOURS * 3600
             history = [
                 Reading(
-                    key=m.name,
+                    key=m.series_key,
                     value=wave(m, t, phase=index + position),
                     ts_ms=int(t * 1000),
                 )

@@ -289,6 +289,8 @@ class DevicesService:
             device.type_id = data.type_id
         if "properties" in fields:
             device.properties = dict(data.properties or {})
+        if "type" in fields and "type_id" in fields:
+            raise InvalidInput("give the device type by name or by id, not both", field="type")
         if "type" in fields:
             device.type_id = (await self._type(data.type)).id if data.type else None
         if "parent" in fields:
