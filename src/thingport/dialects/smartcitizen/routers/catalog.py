@@ -1,0 +1,100 @@
+"""The catalogue: `/v0/sensors`, `/v0/measurements` and `/v0/kits`, lists and single records.
+
+Lists take ransack filters and pages like every SmartCitizen list (paging.py) and are sorted by
+id unless `q[s]` says otherwise. Kits were removed from the live API in 2023 (folded into a
+device's `hardware`); the seed documents them and older clients read them, so they stay here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from thingport.dialects.smartcitizen.catalog_json import kit_json, measurement_json, sensor_json
+from thingport.dialects.smartcitizen.paging import PageRequest, list_query, page_headers
+from thingport.dialects.smartcitizen.render import json_response
+from thingport.kit.errors import NotFound
+from thingport.kit.listing import Page, SortKey
+from thingport.web.deps import CoreDep
+
+router = APIRouter()
+
+T = TypeVar("T")
+
+# SmartCitizen field -> core field; the names happen to be the same.
+SENSOR_FIELDS = {
+    name: name
+    for name in (
+        "id",
+        "uuid",
+        "parent_id",
+        "name",
+        "description",
+        "unit",
+        "measurement_id",
+        "created_at",
+        "updated_at",
+    )
+}
+MEASUREMENT_FIELDS = {
+    name: name for name in ("id", "uuid", "name", "description", "created_at", "updated_at")
+}
+KIT_FIELDS = {
+    name: name for name in ("id", "uuid", "slug", "name", "description", "created_at", "updated_at")
+}
+_BY_ID = (SortKey("id"),)
+
+
+def record_id(kind: str, ref: str) -> int:
+    """The integer id in a URL; anything else names no record (Rails' `find` says the same)."""
+    text = ref.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise NotFound(f"Couldn't find {kind} with 'id'={ref}", field="id")
+    return int(text)
+
+
+def _list_response(
+    request: Request, page: Page[T], pages: PageRequest, render: Callable[[T], dict[str, Any]]
+) -> Response:
+    counted: Page[object] = Page(list(page.items), page.total, page.query)
+    return json_response(
+        [render(item) for item in page.items], headers=page_headers(request, counted, pages)
+    )
+
+
+@router.get("/sensors")
+async def list_sensors(request: Request, core: CoreDep) -> Response:
+    query, pages = list_query(request, SENSOR_FIELDS, default_sort=_BY_ID)
+    return _list_response(request, await core.catalog.list_sensors(query), pages, sensor_json)
+
+
+@router.get("/sensors/{ref}")
+async def get_sensor(ref: str, core: CoreDep) -> Response:
+    return json_response(sensor_json(await core.catalog.get_sensor(record_id("Sensor", ref))))
+
+
+@router.get("/measurements")
+async def list_measurements(request: Request, core: CoreDep) -> Response:
+    query, pages = list_query(request, MEASUREMENT_FIELDS, default_sort=_BY_ID)
+    page = await core.catalog.list_measurements(query)
+    return _list_response(request, page, pages, measurement_json)
+
+
+@router.get("/measurements/{ref}")
+async def get_measurement(ref: str, core: CoreDep) -> Response:
+    measurement = await core.catalog.get_measurement(record_id("Measurement", ref))
+    return json_response(measurement_json(measurement))
+
+
+@router.get("/kits")
+async def list_kits(request: Request, core: CoreDep) -> Response:
+    query, pages = list_query(request, KIT_FIELDS, default_sort=_BY_ID)
+    return _list_response(request, await core.catalog.list_kits(query), pages, kit_json)
+
+
+@router.get("/kits/{ref}")
+async def get_kit(ref: str, core: CoreDep) -> Response:
+    return json_response(kit_json(await core.catalog.get_kit(record_id("Kit", ref))))
