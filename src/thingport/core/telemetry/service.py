@@ -224,8 +224,10 @@ class TelemetryService:
         rollup: str | None,
         series_uuids: Sequence[str] | None = None,
         month_unit: str = "n",
+        series_keys: Sequence[str] | None = None,
     ) -> QueryResult:
-        """Downsampled points of a device's series (all of them, or those named by uuid)."""
+        """Downsampled points of a device's series (all of them, or those named by uuid or by
+        key). A key without a series yet selects nothing: no data is an answer, not an error."""
         if rollup is None or not rollup.strip():
             raise InvalidInput("rollup is required, e.g. rollup=1h-avg", field="rollup")
         downsample = parse_downsample(rollup, month_unit=month_unit)
@@ -245,6 +247,9 @@ class TelemetryService:
             selected = [by_uuid[u] for u in dict.fromkeys(series_uuids)]
         else:
             selected = all_series
+        if series_keys is not None:
+            by_key = {s.key: s for s in selected}
+            selected = [by_key[k] for k in dict.fromkeys(series_keys) if k in by_key]
 
         buckets = await self.store.aggregate(
             self.uow.session,

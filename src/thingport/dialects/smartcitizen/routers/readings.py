@@ -1,0 +1,420 @@
+"""Readings: `GET|POST /v0/devices/:id/readings`, the legacy `/add` and `/v0/datetime`.
+
+A sensor's readings on a device are the core series keyed `str(sensor_id)`, so whatever stored
+them (this API, MQTT, another dialect, core ingest) they come back here, rolled up by the core
+query planner: buckets start at `ts - ts % interval` in UTC, a month (`M`) being 30 days.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from thingport.core.accounts.schemas import SYSTEM
+from thingport.core.catalog.schemas import SensorOut
+from thingport.core.catalog.service import SensorRef, numeric_ref
+from thingport.core.devices.schemas import DeviceOut
+from thingport.core.telemetry.schemas import Reading
+from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
+from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
+from thingport.dialects.smartcitizen.render import iso_ms, json_response
+from thingport.dialects.smartcitizen.routers.catalog import record_id
+from thingport.kit.errors import ThingportError
+from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
+from thingport.platform import Core
+from thingport.web.deps import CoreDep
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+# Kairos' aggregators that the core's rollups also have.
+FUNCTIONS = ("avg", "max", "min", "sum", "count", "first", "last", "dev")
+# SmartCitizen's units: `M` is a month, `m` a minute (case matters).
+_ROLLUP = re.compile(r"([1-9][0-9]*)(ms|y|M|w|d|h|m|s)")
+DEFAULT_WINDOW = timedelta(weeks=6)
+# One bucket wider than any range: the core's count over it is the number of raw points.
+_WHOLE_RANGE = "10000y-count"
+_DATE_MESSAGE = (
+    "The {name} parameter must be an ISO8601 format date or datetime or an integer number of "
+    "seconds since the start of the UNIX epoch."
+)
+
+# Legacy /add: the live service accepts readings stamped from 3 years ago to 1 day ahead.
+LEGACY_PAST = timedelta(days=3 * 365)
+FUTURE_SLACK = timedelta(days=1)
+# Why legacy readings were dropped, by reason (the endpoint answers 200 whatever happens, so
+# this and the log are the only trace of a kit whose data goes nowhere).
+LEGACY_REJECTIONS: Counter[str] = Counter()
+
+
+class BadRequest(ThingportError):
+    code = "bad_request"
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _exact(ms: int) -> str:
+    """A time for the core query, to the millisecond (iso_ms, for display, drops them)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _date_param(request: Request, name: str, now: int) -> int | None:
+    text = request.query_params.get(name)
+    if text is None or not text.strip():
+        return None
+    stripped = text.strip()
+    try:
+        if len(stripped) == 8 and stripped.isdigit():
+            # A compact date (20240102), which the live service's Time.parse reads first.
+            ms = _ms(datetime.strptime(stripped, "%Y%m%d").replace(tzinfo=UTC))
+        elif stripped.isdigit():
+            # Other digits are epoch seconds, as the live service documents (parse_time would
+            # read 11 to 13 digits as milliseconds).
+            ms = int(stripped) * 1000
+        else:
+            ms = parse_time(stripped, now_ms=now)
+    except (TimeParseError, ValueError):
+        raise BadParameter(_DATE_MESSAGE.format(name=name), field=name) from None
+    if not 0 <= ms < 253_402_300_800_000:  # the years 1970 to 9999
+        raise BadParameter(_DATE_MESSAGE.format(name=name), field=name)
+    return ms
+
+
+def _rollup(text: str, name: str) -> str:
+    if not _ROLLUP.fullmatch(text):
+        raise BadParameter(
+            f"The {name} parameter must be a whole number followed by a unit: y (years), "
+            "M (months), w (weeks), d (days), h (hours), m (minutes), s (seconds) or "
+            f"ms (milliseconds), e.g. 1h; got {text!r}",
+            field=name,
+        )
+    return text
+
+
+def _limit(text: str | None) -> int | None:
+    if text is None or not text.strip():
+        return None
+    if not text.strip().isdigit() or int(text) == 0:
+        raise BadParameter(
+            f"The limit parameter must be a positive whole number; got {text!r}", field="limit"
+        )
+    return int(text)
+
+
+async def _device_sensor_ids(core: Core, device: DeviceOut) -> tuple[list[int], dict[str, int]]:
+    """The sensor ids the device has readings of, and its series ids by key."""
+    series = (await core.telemetry.series_of_devices([device.id]))[device.id]
+    by_key = {s.key: s.id for s in series}
+    return [n for s in series if (n := numeric_ref(s.key)) is not None], by_key
+
+
+# -- GET readings ---------------------------------------------------------------------------
+
+
+@router.get("/devices/{ref}/readings")
+async def get_readings(
+    ref: str, request: Request, core: CoreDep, viewer: MaybePrincipal
+) -> Response:
+    params = request.query_params
+    rollup_text = params.get("rollup", "").strip()
+    sensor_id_text = params.get("sensor_id", "").strip()
+    sensor_key = params.get("sensor_key", "").strip() or None
+    if not rollup_text or not (sensor_id_text or sensor_key):
+        raise ParameterMissing("rollup", "sensor_key OR sensor_id")
+    rollup = _rollup(rollup_text, "rollup")
+    function = params.get("function", "").strip() or "avg"
+    if function not in FUNCTIONS:
+        raise BadParameter(
+            f"The function parameter must be one of {', '.join(FUNCTIONS)}; got {function!r}",
+            field="function",
+        )
+    limit = _limit(params.get("limit"))
+    now = _ms(datetime.now(UTC))
+    end = _date_param(request, "to", now)
+    end = now if end is None else end
+    start = _date_param(request, "from", now)
+    if start is None:
+        relative = params.get("relative", "").strip()
+        window = (
+            parse_duration(_rollup(relative, "relative"), month_unit="M")
+            if relative
+            else int(DEFAULT_WINDOW.total_seconds() * 1000)
+        )
+        start = max(0, end - window)
+    if end < start:
+        raise BadParameter("The to parameter is before the from parameter", field="to")
+
+    device = await core.devices.get_by_id(viewer, record_id("Device", ref))
+    sensor_ids, series_ids = await _device_sensor_ids(core, device)
+    sensor: SensorOut | None
+    if sensor_id_text:
+        if numeric_ref(sensor_id_text) is None:
+            raise BadParameter(
+                f"The sensor_id parameter must be a sensor id; got {sensor_id_text!r}",
+                field="sensor_id",
+            )
+        sensor_id: int | None = int(sensor_id_text)
+        sensor = await core.catalog.find_sensor(sensor_id_text)
+        sensor_key = sensor.default_key if sensor is not None else sensor_key
+    else:
+        assert sensor_key is not None
+        sensor = await core.catalog.find_sensor(
+            sensor_key, type_id=device.type_id, also_ids=sensor_ids
+        )
+        sensor_id = sensor.id if sensor is not None else None
+
+    series_key = str(sensor_id) if sensor_id is not None else None
+    readings: list[list[Any]] = []
+    sample_size = 0
+    if series_key is not None and series_key in series_ids:
+        # all_intervals=true: every bucket of the range, empty ones as null (the live service
+        # only does this from 10 minutes up; here any rollup within the core's bucket limit).
+        fill = "-null" if params.get("all_intervals", "").lower() == "true" else ""
+        result = await core.telemetry.query(
+            viewer,
+            device.key,
+            start=_exact(start),
+            end=_exact(end),
+            rollup=f"{rollup}-{function}{fill}",
+            series_keys=[series_key],
+            month_unit="M",
+        )
+        points = result.results[0].points if result.results else []
+        readings = [[iso_ms(ts), value] for ts, value in reversed(points)]
+        if limit is not None:
+            readings = readings[:limit]
+        counted = await core.telemetry.query(
+            viewer,
+            device.key,
+            start=_exact(start),
+            end=_exact(end),
+            rollup=_WHOLE_RANGE,
+            series_keys=[series_key],
+        )
+        sample_size = int(sum(v or 0 for r in counted.results for _, v in r.points))
+    return json_response(
+        {
+            "device_id": device.id,
+            "sensor_key": sensor_key,
+            "sensor_id": sensor_id,
+            "component_id": series_ids.get(series_key) if series_key is not None else None,
+            "rollup": rollup,
+            "function": function,
+            "from": iso_ms(start),
+            "to": iso_ms(end),
+            "sample_size": sample_size,
+            "readings": readings,
+        }
+    )
+
+
+# -- POST readings --------------------------------------------------------------------------
+
+
+def _body(raw: bytes) -> Any:
+    if not raw.strip():
+        raise ParameterMissing("data")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+def _value(raw: object) -> float | None:
+    """A reading's value: a number or numeric text; None for no value."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    value = float(raw) if isinstance(raw, int | float | str) else math.nan
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
+
+
+def _reading_time(raw: object, now: datetime) -> int:
+    if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
+        raise ValueError("is missing or empty")
+    text = str(raw).strip()
+    try:
+        ms = int(text) * 1000 if text.isdigit() else parse_time(text)
+    except TimeParseError as error:
+        raise ValueError(str(error)) from None
+    if ms > _ms(now + FUTURE_SLACK):
+        raise ValueError("is more than a day in the future")
+    if ms < 0:
+        raise ValueError("is before 1970")
+    return ms
+
+
+@router.post("/devices/{ref}/readings")
+async def post_readings(
+    ref: str, request: Request, core: CoreDep, principal: CallerPrincipal
+) -> Response:
+    body = _body(await request.body())
+    data = body.get("data") if isinstance(body, dict) else None
+    if data is None or data == []:
+        raise ParameterMissing("data")
+    device = await core.devices.get_by_id(principal, record_id("Device", ref))
+    # Only who may change the device may add to it (403 otherwise), checked before the input
+    # so that a stranger learns nothing from validation messages.
+    target = await core.devices.resolve(principal, device.key, change=True)
+    if not isinstance(data, list):
+        raise Unprocessable({"data": ["must be an array of readings"]})
+
+    errors: dict[str, list[str]] = {}
+    entries: list[tuple[str, SensorRef, float, int]] = []
+    now = datetime.now(UTC)
+    for i, item in enumerate(data):
+        where = f"data[{i}]"
+        if not isinstance(item, dict):
+            errors[where] = ["must be an object with recorded_at and sensors"]
+            continue
+        try:
+            ts = _reading_time(item.get("recorded_at"), now)
+        except ValueError as error:
+            errors[f"{where}.recorded_at"] = [str(error)]
+            continue
+        sensors = item.get("sensors")
+        if not isinstance(sensors, list):
+            errors[f"{where}.sensors"] = ["must be an array of {id, value}"]
+            continue
+        for j, entry in enumerate(sensors):
+            at = f"{where}.sensors[{j}]"
+            sensor_ref = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(sensor_ref, bool) or not isinstance(sensor_ref, int | str):
+                errors[f"{at}.id"] = ["must be a sensor id or a sensor key"]
+                continue
+            try:
+                value = _value(entry.get("value"))
+            except ValueError:
+                errors[f"{at}.value"] = [f"{entry.get('value')!r} is not a number"]
+                continue
+            if value is not None:
+                entries.append((at, sensor_ref, value, ts))
+
+    refs = {r for _, r, _, _ in entries}
+    also: list[int] = []
+    if any(numeric_ref(r) is None for r in refs):
+        also, _ = await _device_sensor_ids(core, device)
+    found = await core.catalog.find_sensors(refs, type_id=device.type_id, also_ids=also)
+    readings: list[Reading] = []
+    for at, sensor_ref, value, ts in entries:
+        sensor = found.get(sensor_ref)
+        if sensor is None:
+            errors[f"{at}.id"] = [
+                f"unknown sensor {sensor_ref!r}: neither a sensor id nor the key of a sensor "
+                "of this device"
+            ]
+            continue
+        readings.append(Reading(sensor.series_key, value, ts, sensor.name, sensor.unit))
+    if errors:
+        # All or nothing: a client that fixes the named entries can send the batch again.
+        raise Unprocessable(errors)
+    if readings:
+        await core.telemetry.ingest_for(target, readings)
+    return json_response(
+        {"id": "ok", "message": "Data successfully sent to queue", "url": "", "errors": ""}
+    )
+
+
+# -- legacy /add and /datetime --------------------------------------------------------------
+
+
+def _clock(now: datetime) -> Response:
+    # Raw text (not a JSON string) with a JSON content type: what the live service sends and
+    # what SCK 1.x firmware parses to set its clock.
+    return Response(
+        now.strftime(f"UTC:%Y,{now.month},{now.day},%H,%M,%S#"),
+        media_type="application/json; charset=utf-8",
+    )
+
+
+def _reject(reason: str, count: int, mac: str) -> None:
+    LEGACY_REJECTIONS[reason] += count
+    log.warning("legacy /add from %r: %d reading(s) dropped: %s", mac, count, reason)
+
+
+async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
+    raw = request.headers.get("x-smartcitizendata")
+    if raw is None:
+        return
+    mac = request.headers.get("x-smartcitizenmacaddr", "")
+    try:
+        batch = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        _reject("X-SmartCitizenData is not JSON", 1, mac)
+        return
+    if isinstance(batch, dict):
+        batch = [batch]
+    if not isinstance(batch, list):
+        _reject("X-SmartCitizenData is not an array of objects", 1, mac)
+        return
+    device = await core.devices.resolve_by_mac(mac) if mac.strip() else None
+    if device is None:
+        _reject("no device has this MAC address", len(batch), mac)
+        return
+    kit = (
+        (await core.catalog.sensors_for_types([device.type_id]))[device.type_id]
+        if (device.type_id is not None)
+        else []
+    )
+    by_key = {s.default_key: s for s in kit if s.default_key}
+    readings: list[Reading] = []
+    for item in batch:
+        if not isinstance(item, dict):
+            _reject("an entry is not an object", 1, mac)
+            continue
+        try:
+            ts = _reading_time(item.get("timestamp"), now)
+        except ValueError as error:
+            _reject(f"timestamp {item.get('timestamp')!r} {error}", 1, mac)
+            continue
+        if ts < _ms(now - LEGACY_PAST):
+            _reject(f"timestamp {item.get('timestamp')!r} is more than 3 years old", 1, mac)
+            continue
+        for key, raw_value in item.items():
+            if key == "timestamp":
+                continue
+            sensor = by_key.get(key)
+            if sensor is None:
+                _reject(f"{key!r} is not a sensor key of the device's kit", 1, mac)
+                continue
+            try:
+                value = _value(raw_value)
+            except ValueError:
+                _reject(f"{key}={raw_value!r} is not a number", 1, mac)
+                continue
+            if value is not None:
+                readings.append(Reading(sensor.series_key, value, ts, sensor.name, sensor.unit))
+    if readings:
+        # The MAC address is the only credential legacy firmware has (as on the live service):
+        # the device it names has been found, so the platform stores on its behalf.
+        await core.telemetry.ingest(SYSTEM, device.key, readings)
+
+
+@router.api_route("/add", methods=["GET", "POST", "PUT", "PATCH"])
+async def legacy_add(request: Request, core: CoreDep) -> Response:
+    """SCK 1.x firmware: readings in headers; the answer is the clock, whatever happens."""
+    now = datetime.now(UTC)
+    try:
+        await _store_legacy(request, core, now)
+    except ThingportError as error:
+        _reject(error.message, 1, request.headers.get("x-smartcitizenmacaddr", ""))
+    return _clock(now)
+
+
+@router.api_route("/datetime", methods=["GET", "POST", "PUT", "PATCH"])
+async def current_datetime() -> Response:
+    return _clock(datetime.now(UTC))
