@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import _free_port
+from thingport.demo.data import DEVICES
 
 THINGPORT = [sys.executable, "-m", "thingport"]
 
@@ -126,13 +127,13 @@ def test_serve_with_demo_answers_with_the_printed_token(tmp_path: Path) -> None:
         assert f"{base}/smartmocha/docs" in banner
         listing = httpx.get(f"{base}/smartmocha/v0/devices", auth=(token, ""), timeout=5)
         assert listing.status_code == 200
-        assert listing.json()["count"] == 4
+        assert listing.json()["count"] == len(DEVICES)
     first_token = token
 
     # a second start on the same data: the demo is not duplicated and the token is new
     with serving(tmp_path) as (base, token, _):
         assert token != first_token
         listing = httpx.get(f"{base}/smartmocha/v0/devices", auth=(token, ""), timeout=5)
-        assert listing.json()["count"] == 4
+        assert listing.json()["count"] == len(DEVICES)
         stale = httpx.get(f"{base}/smartmocha/v0/devices", auth=(first_token, ""), timeout=5)
         assert stale.status_code == 401

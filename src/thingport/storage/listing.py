@@ -127,7 +127,8 @@ def filtered(
     conditions = [_condition(columns, flt) for flt in query.filters]
     if conditions:
         statement = statement.where(and_(*conditions))
-    count = statement.with_only_columns(func.count()).order_by(None)
+    # maintain_column_froms: a plain select(Model) keeps its table once the columns are gone.
+    count = statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
     order: list[Column] = []
     if query.near is not None:
         if location is None:

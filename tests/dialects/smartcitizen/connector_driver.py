@@ -3,7 +3,8 @@ as one JSON document on stdout.
 
 The connector reads `API_URL` once, when it is imported, so each run is its own process:
 `API_URL=http://127.0.0.1:PORT/smartcitizen/v0/ SC_BEARER=token python connector_driver.py
-<scenario> [args...]`. The tests in test_connector.py start the server and read the output.
+'[["scenario", "arg", ...], ...]'` prints a JSON list with one result per step. The tests in
+test_connector.py start the server and read the output.
 """
 
 from __future__ import annotations
@@ -116,5 +117,6 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 if __name__ == "__main__":
-    result = SCENARIOS[sys.argv[1]](*sys.argv[2:])
-    sys.stdout.write(json.dumps(result) + "\n")
+    steps: list[list[str]] = json.loads(sys.argv[1])
+    results = [SCENARIOS[name](*args) for name, *args in steps]
+    sys.stdout.write(json.dumps(results) + "\n")
