@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import os
 import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 
 from thingport.app import create_app
@@ -226,6 +231,37 @@ async def live_server(platform: Platform, settings: Settings) -> AsyncIterator[s
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server on a loopback port; what it received, in order."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def configure(self, settings: Settings) -> Settings:
+        """`settings` sending e-mail here. A test module overrides the `settings` fixture with
+        it (`def settings(settings, smtp_sink): return smtp_sink.configure(settings)`)."""
+        return settings.model_copy(update={"smtp_host": self.host, "smtp_port": self.port})
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink("127.0.0.1", _free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from thingport.core.catalog.service import CatalogService
 from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
 from thingport.core.devices.service import DeviceRef, DevicesService
+from thingport.core.notify.mail import Mailer, build_mailer
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
 from thingport.storage.engine import Database, UnitOfWork, build_engine
@@ -33,6 +34,7 @@ class Platform:
         self.store = PointStore(self.db.backend)
         self.series_cache = SeriesCache()
         self.token_cache = TokenCache(settings.auth_cache_seconds)
+        self.mailer: Mailer = build_mailer(settings)
         # Transports that deliver commands (MQTT) register here when they start.
         self.command_dispatchers: list[CommandDispatcher] = []
 
@@ -66,7 +68,14 @@ class Core:
 
     @cached_property
     def accounts(self) -> AccountsService:
-        return AccountsService(self.uow, token_cache=self.platform.token_cache)
+        return AccountsService(
+            self.uow,
+            token_cache=self.platform.token_cache,
+            mailer=self.platform.mailer,
+            password_reset_validity=timedelta(
+                minutes=self.platform.settings.password_reset_minutes
+            ),
+        )
 
     @cached_property
     def devices(self) -> DevicesService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     )
     mqtt_share_group: str = Field(default="thingport", description="Shared subscription group.")
     bus_url: str = Field(default="memory://", description="Event bus backend.")
+    smtp_host: str | None = Field(
+        default=None,
+        description="Mail server for outbound e-mail (password resets). Unset: e-mails are not "
+        "sent, and each one is logged as a warning.",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(default="thingport@localhost", description="From: address.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection to TLS.")
+    password_reset_minutes: int = Field(
+        default=60, gt=0, description="How long a password-reset token sent by e-mail is valid."
+    )
     log_level: str = "info"
 
     @property

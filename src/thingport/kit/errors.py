@@ -43,3 +43,13 @@ class NotFound(ThingportError):
 class Conflict(ThingportError):
     status = 409
     code = "conflict"
+
+
+class InvalidFields(InvalidInput):
+    """Input that failed validation, field by field, so a dialect can report every problem at
+    once (`{"email": ["is invalid"], "password": ["is too short (minimum is 8 characters)"]}`)."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        summary = "; ".join(f"{name} {' and '.join(msgs)}" for name, msgs in fields.items())
+        super().__init__(summary or "invalid input", field=next(iter(fields), None))
+        self.fields = fields

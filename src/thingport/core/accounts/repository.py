@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thingport.core.accounts.models import ApiKey, GroupMember, MqttCredential, User
+from thingport.core.accounts.models import (
+    ApiKey,
+    GroupMember,
+    MqttCredential,
+    PasswordReset,
+    User,
+)
+from thingport.kit.listing import ListQuery
+from thingport.storage.listing import filtered
+
+# What a list of users may be filtered and sorted on: public profile fields only, never the
+# e-mail address, password hash or verification key.
+USER_LIST_COLUMNS: dict[str, Any] = {
+    "id": User.id,
+    "uuid": User.uuid,
+    "username": User.username,
+    "first_name": User.first_name,
+    "last_name": User.last_name,
+    "city": User.city,
+    "country_code": User.country_code,
+    "created_at": User.created_at,
+    "updated_at": User.updated_at,
+}
 
 
 class AccountsRepository:
@@ -15,7 +40,7 @@ class AccountsRepository:
     async def mqtt_credential(self, credential_id: str) -> MqttCredential | None:
         return await self.session.get(MqttCredential, credential_id)
 
-    async def add(self, obj: User | ApiKey | MqttCredential) -> None:
+    async def add(self, obj: User | ApiKey | MqttCredential | PasswordReset) -> None:
         self.session.add(obj)
         await self.session.flush()
 
@@ -26,12 +51,72 @@ class AccountsRepository:
         result = await self.session.execute(select(User).where(User.username == username))
         return result.scalar_one_or_none()
 
-    async def user_by_login(self, login: str) -> User | None:
-        """A user by username or e-mail, as people type either into a login form."""
+    async def user_by_login(
+        self, login: str, *, by_username: bool = True, by_email: bool = True
+    ) -> User | None:
+        """A user by username or e-mail, ignoring case, as people type either into a login
+        form. An exact match wins over one differing only in case (older accounts may differ
+        only in case)."""
+        conditions: list[ColumnElement[bool]] = []
+        if by_username:
+            conditions.append(func.lower(User.username) == login.lower())
+        if by_email:
+            conditions.append(func.lower(User.email) == login.lower())
+        if not conditions:
+            return None
+        result = await self.session.execute(select(User).where(or_(*conditions)).limit(10))
+        users = list(result.scalars().all())
+
+        def exact(user: User) -> bool:
+            return (by_username and user.username == login) or (by_email and user.email == login)
+
+        users.sort(key=lambda user: (not exact(user), user.id))
+        return users[0] if users else None
+
+    async def taken(
+        self, *, username: str | None, email: str | None, exclude_id: int | None
+    ) -> set[str]:
+        """Which of username and e-mail another user already has, ignoring case."""
+        found: set[str] = set()
+        for name, column, value in (
+            ("username", User.username, username),
+            ("email", User.email, email),
+        ):
+            if value is None:
+                continue
+            statement = select(User.id).where(func.lower(column) == value.lower())
+            if exclude_id is not None:
+                statement = statement.where(User.id != exclude_id)
+            if (await self.session.execute(statement.limit(1))).first() is not None:
+                found.add(name)
+        return found
+
+    async def users_page(self, query: ListQuery) -> tuple[list[User], int]:
+        statement, count = filtered(select(User), USER_LIST_COLUMNS, query, tie_breaker=User.id)
+        users = list((await self.session.execute(statement)).scalars().all())
+        total = (await self.session.execute(count)).scalar_one()
+        return users, int(total)
+
+    async def open_password_reset(self, token_hash: str, now: datetime) -> PasswordReset | None:
+        """A reset token that is neither used nor expired, locked against a concurrent use."""
         result = await self.session.execute(
-            select(User).where((User.username == login) | (User.email == login))
+            select(PasswordReset)
+            .where(
+                PasswordReset.token_hash == token_hash,
+                PasswordReset.used_at.is_(None),
+                PasswordReset.expires_at > now,
+            )
+            .with_for_update()
         )
-        return result.scalars().first()
+        return result.scalar_one_or_none()
+
+    async def close_password_resets(self, user_id: int, now: datetime) -> None:
+        """Every open reset token of the user is spent: a new password ends them all."""
+        await self.session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
 
     async def username_or_email_taken(self, username: str, email: str) -> bool:
         result = await self.session.execute(

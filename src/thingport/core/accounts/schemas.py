@@ -55,3 +55,39 @@ class IssuedMqttCredentials(BaseModel):
 
     username: str
     password: str
+
+
+class ProfileInput(BaseModel):
+    """A user's own details as a person types them. Nothing is checked here: the service checks
+    every field and reports all problems together. On update only the fields set are applied;
+    an empty optional field clears it."""
+
+    username: str | None = None
+    email: str | None = None
+    password: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    url: str | None = None
+    avatar_url: str | None = None
+
+
+class UserProfile(BaseModel):
+    """A user as a given viewer may see them. `email` is None unless `authorized`: the viewer
+    is that user or an admin."""
+
+    id: int
+    uuid: str
+    username: str
+    role: str
+    first_name: str | None
+    last_name: str | None
+    city: str | None
+    country_code: str | None
+    url: str | None
+    avatar_url: str | None
+    created_at: datetime
+    updated_at: datetime
+    email: str | None
+    authorized: bool

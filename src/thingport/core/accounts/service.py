@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import timedelta
+from typing import Literal
 
-from thingport.core.accounts.models import ApiKey, MqttCredential, User
+from thingport.core.accounts.access import can_change
+from thingport.core.accounts.models import ApiKey, MqttCredential, PasswordReset, User
 from thingport.core.accounts.passwords import (
     hash_password,
     hash_secret,
@@ -21,17 +24,28 @@ from thingport.core.accounts.schemas import (
     IssuedApiKey,
     IssuedMqttCredentials,
     Principal,
+    ProfileInput,
     UserCreate,
     UserOut,
+    UserProfile,
 )
 from thingport.core.accounts.token_cache import TokenCache
-from thingport.kit.errors import Conflict, NotFound, Unauthenticated
+from thingport.core.accounts.validation import normalized, password_errors
+from thingport.core.notify.mail import Mailer, Outbox, UnconfiguredMailer
+from thingport.kit.errors import Conflict, InvalidFields, NotFound, Unauthenticated
+from thingport.kit.listing import ListQuery, Page
+from thingport.storage.base import utcnow
 from thingport.storage.engine import UnitOfWork
 
 # Token layout: "tp_<prefix>_<secret>". The prefix finds the row; only the secret's hash is stored.
 TOKEN_TAG = "tp"
 _PREFIX_BYTES = 6
 _SECRET_BYTES = 24
+# A password-reset token travels in a URL path and an e-mail; 32 bytes make guessing hopeless.
+_RESET_TOKEN_BYTES = 32
+SESSION_KEY_NAME = "session"
+
+ResetLookup = Literal["email", "username", "either"]
 
 
 def _split_token(token: str) -> tuple[str, str] | None:
@@ -41,11 +55,40 @@ def _split_token(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+def _profile(user: User, viewer: Principal | None) -> UserProfile:
+    authorized = can_change(viewer, owner_id=user.id)
+    return UserProfile(
+        id=user.id,
+        uuid=user.uuid,
+        username=user.username,
+        role=user.role,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        city=user.city,
+        country_code=user.country_code,
+        url=user.url,
+        avatar_url=user.avatar_url,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+        email=user.email if authorized else None,
+        authorized=authorized,
+    )
+
+
 class AccountsService:
-    def __init__(self, uow: UnitOfWork, *, token_cache: TokenCache | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        *,
+        token_cache: TokenCache | None = None,
+        mailer: Mailer | None = None,
+        password_reset_validity: timedelta = timedelta(hours=1),
+    ) -> None:
         self.uow = uow
         self.repo = AccountsRepository(uow.session)
         self.token_cache = token_cache or TokenCache(ttl_seconds=0)
+        self.outbox = Outbox(uow, mailer or UnconfiguredMailer("thingport@localhost"))
+        self.password_reset_validity = password_reset_validity
 
     async def create_user(self, data: UserCreate) -> UserOut:
         if await self.repo.username_or_email_taken(data.username, data.email):
@@ -167,3 +210,145 @@ class AccountsService:
         if password == "":
             return await self.authenticate_token(username)
         return await self.authenticate_password(username, password)
+
+    # --- profiles: sign-up, reading, listing, updating -------------------------------------
+
+    async def _checked(
+        self, data: ProfileInput, *, creating: bool, user_id: int | None = None
+    ) -> dict[str, str | None]:
+        values, errors = normalized(data, creating=creating)
+        taken = await self.repo.taken(
+            username=values.get("username") if "username" not in errors else None,
+            email=values.get("email") if "email" not in errors else None,
+            exclude_id=user_id,
+        )
+        for name in sorted(taken):
+            errors.setdefault(name, []).append("has already been taken")
+        if errors:
+            raise InvalidFields(errors)
+        return values
+
+    async def register_user(
+        self, data: ProfileInput, viewer: Principal | None = None
+    ) -> UserProfile:
+        """Sign-up: every field checked at once (`InvalidFields` lists all problems)."""
+        values = await self._checked(data, creating=True)
+        password = values.pop("password")
+        assert password is not None  # a required field: _checked refused a blank one
+        user = User(password_hash=hash_password(password), role="user", **values)
+        await self.repo.add(user)
+        return _profile(user, viewer)
+
+    async def update_profile(self, principal: Principal, data: ProfileInput) -> UserProfile:
+        """The caller changes their own details; only the fields set in `data` change."""
+        user = await self.repo.user_by_id(principal.user_id)
+        if user is None:
+            raise NotFound("Couldn't find User")
+        values = await self._checked(data, creating=False, user_id=user.id)
+        if "password" in values:
+            password = values.pop("password")
+            assert password is not None
+            user.password_hash = hash_password(password)
+        for name, value in values.items():
+            setattr(user, name, value)
+        user.updated_at = utcnow()
+        await self.uow.session.flush()
+        return _profile(user, principal)
+
+    async def profile(self, viewer: Principal | None, user_id: int) -> UserProfile:
+        user = await self.repo.user_by_id(user_id)
+        if user is None:
+            raise NotFound(f"Couldn't find User with 'id'={user_id}")
+        return _profile(user, viewer)
+
+    async def find_profile(self, viewer: Principal | None, ref: str) -> UserProfile:
+        """A user by id (all digits) or else by username. Profiles are public; what the viewer
+        may see of them is decided in `_profile`."""
+        user = await self.repo.user_by_id(int(ref)) if ref.isdigit() else None
+        if user is None:
+            user = await self.repo.user_by_username(ref)
+        if user is None:
+            if ref.isdigit():
+                raise NotFound(f"Couldn't find User with 'id'={ref}")
+            raise NotFound(f'can\'t find record with friendly id: "{ref}"')
+        return _profile(user, viewer)
+
+    async def list_users(self, viewer: Principal | None, query: ListQuery) -> Page[UserProfile]:
+        users, total = await self.repo.users_page(query)
+        return Page([_profile(user, viewer) for user in users], total, query)
+
+    # --- sessions and password resets ------------------------------------------------------
+
+    async def start_session(self, login: str, password: str) -> IssuedApiKey:
+        """Log in with username or e-mail (any case) and password; a new API token named
+        "session". An unknown login is `NotFound`, a wrong password `Unauthenticated` on the
+        field "password": clients show them differently."""
+        user = await self.repo.user_by_login(login)
+        if user is None:
+            raise NotFound("Couldn't find User")
+        if not user.password_hash or not verify_password(user.password_hash, password):
+            raise Unauthenticated("is incorrect", field="password")
+        return await self.issue_api_key(user.id, SESSION_KEY_NAME)
+
+    async def request_password_reset(
+        self, login: str, *, by: ResetLookup = "either", instructions: str | None = None
+    ) -> None:
+        """E-mail the user a single-use reset token (sent once the transaction commits).
+
+        `instructions`, if given, is added to the e-mail with `{token}` replaced: how the
+        dialect the request came through expects the token back.
+        """
+        user = await self.repo.user_by_login(
+            login, by_username=by in ("username", "either"), by_email=by in ("email", "either")
+        )
+        if user is None:
+            raise NotFound("Couldn't find User")
+        token = secrets.token_urlsafe(_RESET_TOKEN_BYTES)
+        now = utcnow()
+        await self.repo.add(
+            PasswordReset(
+                user_id=user.id,
+                token_hash=hash_secret(token),
+                created_at=now,
+                expires_at=now + self.password_reset_validity,
+            )
+        )
+        minutes = int(self.password_reset_validity.total_seconds() // 60)
+        body = (
+            f"Hello {user.username},\n\n"
+            "someone, hopefully you, asked to reset the password of your account. "
+            "Your password reset token is:\n\n"
+            f"    {token}\n\n"
+            f"It can be used once, within {minutes} minutes.\n"
+        )
+        if instructions:
+            body += "\n" + instructions.replace("{token}", token) + "\n"
+        body += "\nIf you did not ask for this, ignore this e-mail: your password stays as it is.\n"
+        self.outbox.queue(to=user.email, subject="Password reset instructions", body=body)
+
+    async def _reset_user(self, token: str) -> tuple[PasswordReset, User]:
+        reset = await self.repo.open_password_reset(hash_secret(token), utcnow())
+        user = await self.repo.user_by_id(reset.user_id) if reset is not None else None
+        if reset is None or user is None:
+            raise NotFound("Couldn't find User")
+        return reset, user
+
+    async def password_reset_profile(self, token: str, viewer: Principal | None) -> UserProfile:
+        """Whose password an open reset token would change (unknown, used or expired: 404)."""
+        _, user = await self._reset_user(token)
+        return _profile(user, viewer)
+
+    async def reset_password(
+        self, token: str, password: str, viewer: Principal | None
+    ) -> UserProfile:
+        """Set a new password with a reset token; the token and any other open ones of that
+        user are spent."""
+        _, user = await self._reset_user(token)
+        problems = password_errors(password)
+        if problems:
+            raise InvalidFields({"password": problems})
+        user.password_hash = hash_password(password)
+        user.updated_at = utcnow()
+        await self.repo.close_password_resets(user.id, utcnow())
+        await self.uow.session.flush()
+        return _profile(user, viewer)
