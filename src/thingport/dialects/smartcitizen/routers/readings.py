@@ -8,7 +8,6 @@ query planner: buckets start at `ts - ts % interval` in UTC, a month (`M`) being
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,8 +18,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import SYSTEM
+from thingport.core.catalog.readings import (
+    parse_data,
+    reading_time,
+    reading_value,
+    sensor_readings,
+)
 from thingport.core.catalog.schemas import SensorOut
-from thingport.core.catalog.service import SensorRef, numeric_ref
+from thingport.core.catalog.service import numeric_ref
 from thingport.core.devices.schemas import DeviceOut
 from thingport.core.telemetry.schemas import Reading
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
@@ -48,9 +53,9 @@ _DATE_MESSAGE = (
     "seconds since the start of the UNIX epoch."
 )
 
-# Legacy /add: the live service accepts readings stamped from 3 years ago to 1 day ahead.
+# Legacy /add: the live service accepts readings stamped from 3 years ago (to a day ahead,
+# as every reading: catalog/readings.py).
 LEGACY_PAST = timedelta(days=3 * 365)
-FUTURE_SLACK = timedelta(days=1)
 # Why legacy readings were dropped, by reason (the endpoint answers 200 whatever happens, so
 # this and the log are the only trace of a kit whose data goes nowhere).
 LEGACY_REJECTIONS: Counter[str] = Counter()
@@ -231,33 +236,6 @@ def _body(raw: bytes) -> Any:
         raise BadRequest("the request body is not valid JSON") from None
 
 
-def _value(raw: object) -> float | None:
-    """A reading's value: a number or numeric text; None for no value."""
-    if raw is None:
-        return None
-    if isinstance(raw, bool):
-        raise ValueError(raw)
-    value = float(raw) if isinstance(raw, int | float | str) else math.nan
-    if not math.isfinite(value):
-        raise ValueError(raw)
-    return value
-
-
-def _reading_time(raw: object, now: datetime) -> int:
-    if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
-        raise ValueError("is missing or empty")
-    text = str(raw).strip()
-    try:
-        ms = int(text) * 1000 if text.isdigit() else parse_time(text)
-    except TimeParseError as error:
-        raise ValueError(str(error)) from None
-    if ms > _ms(now + FUTURE_SLACK):
-        raise ValueError("is more than a day in the future")
-    if ms < 0:
-        raise ValueError("is before 1970")
-    return ms
-
-
 @router.post("/devices/{ref}/readings")
 async def post_readings(
     ref: str, request: Request, core: CoreDep, principal: CallerPrincipal
@@ -273,52 +251,11 @@ async def post_readings(
     if not isinstance(data, list):
         raise Unprocessable({"data": ["must be an array of readings"]})
 
-    errors: dict[str, list[str]] = {}
-    entries: list[tuple[str, SensorRef, float, int]] = []
-    now = datetime.now(UTC)
-    for i, item in enumerate(data):
-        where = f"data[{i}]"
-        if not isinstance(item, dict):
-            errors[where] = ["must be an object with recorded_at and sensors"]
-            continue
-        try:
-            ts = _reading_time(item.get("recorded_at"), now)
-        except ValueError as error:
-            errors[f"{where}.recorded_at"] = [str(error)]
-            continue
-        sensors = item.get("sensors")
-        if not isinstance(sensors, list):
-            errors[f"{where}.sensors"] = ["must be an array of {id, value}"]
-            continue
-        for j, entry in enumerate(sensors):
-            at = f"{where}.sensors[{j}]"
-            sensor_ref = entry.get("id") if isinstance(entry, dict) else None
-            if isinstance(sensor_ref, bool) or not isinstance(sensor_ref, int | str):
-                errors[f"{at}.id"] = ["must be a sensor id or a sensor key"]
-                continue
-            try:
-                value = _value(entry.get("value"))
-            except ValueError:
-                errors[f"{at}.value"] = [f"{entry.get('value')!r} is not a number"]
-                continue
-            if value is not None:
-                entries.append((at, sensor_ref, value, ts))
-
-    refs = {r for _, r, _, _ in entries}
-    also: list[int] = []
-    if any(numeric_ref(r) is None for r in refs):
-        also, _ = await _device_sensor_ids(core, device)
-    found = await core.catalog.find_sensors(refs, type_id=device.type_id, also_ids=also)
-    readings: list[Reading] = []
-    for at, sensor_ref, value, ts in entries:
-        sensor = found.get(sensor_ref)
-        if sensor is None:
-            errors[f"{at}.id"] = [
-                f"unknown sensor {sensor_ref!r}: neither a sensor id nor the key of a sensor "
-                "of this device"
-            ]
-            continue
-        readings.append(Reading(sensor.series_key, value, ts, sensor.name, sensor.unit))
+    entries, errors = parse_data(data, _ms(datetime.now(UTC)))
+    readings, unknown = await sensor_readings(
+        core.catalog, core.telemetry, device.id, device.type_id, entries
+    )
+    errors.update(unknown)
     if errors:
         # All or nothing: a client that fixes the named entries can send the batch again.
         raise Unprocessable(errors)
@@ -377,7 +314,7 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
             _reject("an entry is not an object", 1, mac)
             continue
         try:
-            ts = _reading_time(item.get("timestamp"), now)
+            ts = reading_time(item.get("timestamp"), _ms(now))
         except ValueError as error:
             _reject(f"timestamp {item.get('timestamp')!r} {error}", 1, mac)
             continue
@@ -392,7 +329,7 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
                 _reject(f"{key!r} is not a sensor key of the device's kit", 1, mac)
                 continue
             try:
-                value = _value(raw_value)
+                value = reading_value(raw_value)
             except ValueError:
                 _reject(f"{key}={raw_value!r} is not a number", 1, mac)
                 continue
