@@ -62,7 +62,7 @@ async def test_register_reports_every_problem_at_once_and_stores_nothing(
                     username="ALICE",
                     email="not-an-email",
                     password="short",
-                    country_code="XX",
+                    country_code="ESP",
                     url="ftp://example.com",
                     avatar_url="nope",
                     city="x" * 101,
@@ -73,7 +73,7 @@ async def test_register_reports_every_problem_at_once_and_stores_nothing(
         "email": ["is invalid"],
         "password": ["is too short (minimum is 8 characters)"],
         "city": ["is too long (maximum is 100 characters)"],
-        "country_code": ["is not an ISO 3166-1 alpha-2 country code"],
+        "country_code": ["is not a two-letter country code"],
         "url": ["is invalid (an http or https URL)"],
         "avatar_url": ["is invalid (an http or https URL)"],
     }

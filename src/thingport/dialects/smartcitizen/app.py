@@ -11,7 +11,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from thingport.dialects.smartcitizen.errors import install_error_handlers
 from thingport.dialects.smartcitizen.render import ResponseOptions
-from thingport.dialects.smartcitizen.routers import catalog, devices, readings, root, search
+from thingport.dialects.smartcitizen.routers import (
+    catalog,
+    devices,
+    readings,
+    root,
+    search,
+    users,
+)
 from thingport.kit.errors import ThingportError
 
 
@@ -50,7 +57,7 @@ class StripTrailingSlash:
 
 
 def _routers() -> list[APIRouter]:
-    return [devices.router, search.router, catalog.router, readings.router]
+    return [devices.router, search.router, catalog.router, readings.router, users.router]
 
 
 def build_app() -> FastAPI:

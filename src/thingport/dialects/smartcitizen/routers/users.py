@@ -1,0 +1,265 @@
+"""Users, the current user, sessions and password resets.
+
+    POST /v0/users                     sign up (201)
+    GET  /v0/users                     list (ransack filters, pages)
+    GET  /v0/users/:id_or_username
+    GET|PATCH|PUT /v0/me
+    POST /v0/sessions                  username (or e-mail) + password -> {"access_token": ...}
+    POST /v0/password_resets           e-mails a reset token
+    GET  /v0/password_resets/:token    whose password it resets
+    PATCH|PUT /v0/password_resets/:token?password=NEW
+
+Parameters come from the query string, a form body or a JSON body, as Rails merges them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from thingport.core.accounts.schemas import Principal, ProfileInput, UserProfile
+from thingport.core.accounts.service import ResetLookup
+from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
+from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessable
+from thingport.dialects.smartcitizen.paging import list_query, page_headers
+from thingport.dialects.smartcitizen.params import request_params
+from thingport.dialects.smartcitizen.render import api_url, json_response
+from thingport.dialects.smartcitizen.routers.devices import devices_of_user
+from thingport.dialects.smartcitizen.users_json import user_json
+from thingport.kit.errors import Forbidden, InvalidFields, Unauthenticated
+from thingport.kit.listing import Page, SortKey
+from thingport.platform import Core
+from thingport.web.deps import CoreDep
+
+router = APIRouter()
+
+# SmartCitizen field -> core field, for q[...] filters and q[s] sorting (the live service's
+# ransackable user attributes, plus the names it shows).
+USER_FIELDS = {
+    "id": "id",
+    "uuid": "uuid",
+    "username": "username",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "city": "city",
+    "country_code": "country_code",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+
+# SmartCitizen parameter -> core profile field. The live service calls the picture
+# `profile_picture` (an upload there, a URL here); the seed calls it `avatar`.
+_PROFILE_PARAMS = {
+    "username": "username",
+    "email": "email",
+    "password": "password",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "city": "city",
+    "country_code": "country_code",
+    "url": "url",
+    "avatar": "avatar_url",
+    "profile_picture": "avatar_url",
+}
+# SmartCitizen's own username rule, stricter than the core's 1..64.
+USERNAME_LENGTH = (3, 30)
+RESET_LOOKUPS: tuple[tuple[str, ResetLookup], ...] = (
+    ("email", "email"),
+    ("username", "username"),
+    ("email_or_username", "either"),
+)
+
+Params = dict[str, str | None]
+
+
+async def _params(request: Request) -> Params:
+    """Rails-style merged parameters as text: JSON null stays None, numbers and booleans become
+    their text, nested values are not parameters of these endpoints."""
+    params: Params = {}
+    for key, value in (await request_params(request)).items():
+        if value is None or isinstance(value, str):
+            params[key] = value
+        elif isinstance(value, bool):
+            params[key] = "true" if value else "false"
+        elif isinstance(value, int | float):
+            params[key] = str(value)
+    return params
+
+
+def _profile_input(params: Params) -> ProfileInput:
+    given: dict[str, str | None] = {}
+    for name, field in _PROFILE_PARAMS.items():
+        if name in params:
+            given[field] = params[name]
+    return ProfileInput(**given)
+
+
+def _username_errors(params: Params) -> dict[str, list[str]]:
+    username = (params.get("username") or "").strip()
+    low, high = USERNAME_LENGTH
+    if "username" not in params or not username:
+        return {}
+    if len(username) < low:
+        return {"username": [f"is too short (minimum is {low} characters)"]}
+    if len(username) > high:
+        return {"username": [f"is too long (maximum is {high} characters)"]}
+    return {}
+
+
+def _unprocessable(
+    params: Params, core_errors: dict[str, list[str]], own: dict[str, list[str]]
+) -> Unprocessable:
+    """The core's field errors under SmartCitizen's parameter names, with the dialect's own."""
+    picture = "profile_picture" if "profile_picture" in params else "avatar"
+    merged: dict[str, list[str]] = {name: list(messages) for name, messages in own.items()}
+    for field, messages in core_errors.items():
+        name = picture if field == "avatar_url" else field
+        for message in messages:
+            # One length rule per field: the dialect's is the stricter.
+            if name in own and message.startswith("is too long"):
+                continue
+            merged.setdefault(name, []).append(message)
+    return Unprocessable(merged)
+
+
+async def _render(core: Core, viewer: Principal | None, user: UserProfile) -> dict[str, Any]:
+    return user_json(user, await devices_of_user(core, viewer, user.id))
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+@router.post("/users", status_code=201)
+async def create_user(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
+    if viewer is not None and not viewer.is_admin:
+        # The live service lets only admins create accounts while logged in.
+        raise Forbidden("You do not have the access permissions to do this")
+    params = await _params(request)
+    missing = [name for name in ("username", "email", "password") if not params.get(name)]
+    if missing:
+        raise ParameterMissing(*missing)
+    own = _username_errors(params)
+    try:
+        user = await core.accounts.register_user(_profile_input(params), viewer)
+    except InvalidFields as error:
+        raise _unprocessable(params, error.fields, own) from None
+    if own:
+        # The core accepted it, SmartCitizen does not: raising rolls the new user back.
+        raise _unprocessable(params, {}, own)
+    return json_response(await _render(core, viewer, user), 201)
+
+
+@router.get("/users")
+async def list_users(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
+    query, pages = list_query(request, USER_FIELDS, default_sort=(SortKey("id"),))
+    page = await core.accounts.list_users(viewer, query)
+    body = [await _render(core, viewer, user) for user in page.items]
+    counted: Page[object] = Page(list(page.items), page.total, page.query)
+    return json_response(body, headers=page_headers(request, counted, pages))
+
+
+@router.get("/users/{ref}")
+async def get_user(ref: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
+    user = await core.accounts.find_profile(viewer, ref)
+    return json_response(await _render(core, viewer, user))
+
+
+# --- the current user ----------------------------------------------------------------------
+
+
+@router.get("/me")
+async def get_me(core: CoreDep, principal: CallerPrincipal) -> Response:
+    user = await core.accounts.profile(principal, principal.user_id)
+    return json_response(await _render(core, principal, user))
+
+
+@router.api_route("/me", methods=["PATCH", "PUT"])
+async def update_me(request: Request, core: CoreDep, principal: CallerPrincipal) -> Response:
+    params = await _params(request)
+    own = _username_errors(params)
+    try:
+        user = await core.accounts.update_profile(principal, _profile_input(params))
+    except InvalidFields as error:
+        raise _unprocessable(params, error.fields, own) from None
+    if own:
+        raise _unprocessable(params, {}, own)
+    return json_response(await _render(core, principal, user))
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+@router.post("/sessions")
+async def create_session(request: Request, core: CoreDep) -> Response:
+    params = await _params(request)
+    login, password = params.get("username"), params.get("password")
+    if not login or not password:
+        raise ParameterMissing("username", "password")
+    try:
+        issued = await core.accounts.start_session(login, password)
+    except Unauthenticated as error:
+        if error.field != "password":
+            raise
+        # The live service's body for a wrong password, strings rather than lists included.
+        return json_response(
+            {
+                "id": "unprocessable_entity",
+                "message": "Unprocessable Entity",
+                "errors": {"message": {"password": error.message}, "password": error.message},
+                "url": "",
+            },
+            422,
+        )
+    return json_response({"access_token": issued.token})
+
+
+# --- password resets -----------------------------------------------------------------------
+
+
+def _reset_login(params: Params) -> tuple[str, ResetLookup]:
+    for name, lookup in RESET_LOOKUPS:
+        login = (params.get(name) or "").strip()
+        if login:
+            return login, lookup
+    raise Unprocessable("Please include parameter email, username or email_or_username")
+
+
+@router.post("/password_resets")
+async def request_password_reset(
+    request: Request, core: CoreDep, viewer: MaybePrincipal
+) -> Response:
+    if viewer is not None and not viewer.is_admin:
+        # As on the live service: a logged-in user changes their password with PATCH /me.
+        raise Forbidden("You do not have the access permissions to do this")
+    params = await _params(request)
+    login, lookup = _reset_login(params)
+    reset_url = api_url(request, "password_resets/{token}")
+    await core.accounts.request_password_reset(
+        login,
+        by=lookup,
+        instructions=f"To choose a new password, send: PUT {reset_url}?password=NEW_PASSWORD",
+    )
+    return json_response({"message": "Password Reset Instructions Delivered"})
+
+
+@router.get("/password_resets/{token}")
+async def get_password_reset(token: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
+    user = await core.accounts.password_reset_profile(token, viewer)
+    return json_response(await _render(core, viewer, user))
+
+
+@router.api_route("/password_resets/{token}", methods=["PATCH", "PUT"])
+async def reset_password(
+    token: str, request: Request, core: CoreDep, viewer: MaybePrincipal
+) -> Response:
+    params = await _params(request)
+    password = params.get("password")
+    if not password:
+        raise ParameterMissing("password")
+    try:
+        user = await core.accounts.reset_password(token, password, viewer)
+    except InvalidFields as error:
+        raise _unprocessable(params, error.fields, {}) from None
+    return json_response(await _render(core, viewer, user))
