@@ -225,7 +225,9 @@ def device_json(
     )
     if with_owner:
         body["owner"] = owner_json(owner) if owner else None
-    if with_data:
+    if not with_data:
+        body["data"] = None  # the seed's user page shows "data": null for each device
+    else:
         sensors_out = sorted((sensor_json(s) for s in sensors), key=lambda s: str(s["name"]))
         body["data"] = {
             "recorded_at": iso_ms(last_ts),
