@@ -80,7 +80,7 @@ def sensor_ref(raw: object) -> SensorRef | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and 0 < len(raw.strip()) <= MAX_KEY_LENGTH:
+    if isinstance(raw, str) and raw.strip() and len(raw) <= MAX_KEY_LENGTH:
         return raw
     return None
 

@@ -411,10 +411,18 @@ class DevicesService:
 
     async def resolve_by_token(self, token: str) -> DeviceRef | None:
         """The device a token belongs to (MQTT topics of SmartCitizen kits), or None."""
+        found = await self.resolve_token(token)
+        return None if found is None else found[0]
+
+    async def resolve_token(self, token: str) -> tuple[DeviceRef, int | None] | None:
+        """The device a token belongs to and its kit (`type_id`), or None. A kit's readings
+        name sensors, and which sensor a key means depends on the kit: both come from the one
+        row the token finds."""
         device = await self.repo.by_token_hash(hash_secret(token))
         if device is None:
             return None
-        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        return ref, device.type_id
 
     async def delete(self, principal: Principal, key: str) -> DeviceRef:
         """Remove a device the principal may change. Its series go with it (cascade); points

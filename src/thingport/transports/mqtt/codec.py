@@ -38,20 +38,30 @@ class ClientIdentity:
 
 @dataclass(frozen=True, slots=True)
 class TelemetryIn:
-    """Readings for one device. `gateway` is set when a gateway published for a sub-device."""
+    """Readings for one device. `gateway` is set when a gateway published for a sub-device.
+
+    `device_token` is set (and `device_key` empty) when the device names itself only by its
+    token, as SmartCitizen kits do: the transport looks the token up, and the readings' keys
+    are then sensor references (a sensor id or a kit's sensor key) it turns into series keys.
+    """
 
     device_key: str
     readings: Sequence[Reading]
     gateway: str | None = None
+    device_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PropertiesIn:
-    """Device facts to merge into its free `properties` (firmware, model, cpu, ...)."""
+    """Device facts to merge into its free `properties` (firmware, model, cpu, ...).
+
+    With `device_token` (see TelemetryIn) the device is found by its token; empty `properties`
+    then only say the device was seen (a SmartCitizen `hello`)."""
 
     device_key: str
     properties: dict[str, Any]
     gateway: str | None = None
+    device_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

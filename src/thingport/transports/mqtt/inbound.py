@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from thingport.core.accounts.schemas import SYSTEM, Principal
+from thingport.core.catalog.readings import SensorValue, sensor_readings
 from thingport.core.devices.service import DeviceRef
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
-from thingport.kit.errors import ThingportError
+from thingport.kit.errors import InvalidInput, NotFound, ThingportError
 from thingport.platform import Core, Platform
 from thingport.transports.mqtt.codec import (
     MAX_PAYLOAD_BYTES,
@@ -32,6 +33,24 @@ from thingport.transports.mqtt.codec import (
 )
 
 log = logging.getLogger(__name__)
+
+# Devices found by token: one lookup per token and batch (a kit's token -> device and kit).
+_TokenCache = dict[str, tuple[DeviceRef, int | None] | None]
+
+
+class UnknownToken(NotFound):
+    code = "unknown_token"
+
+
+class UnknownSensor(InvalidInput):
+    code = "unknown_sensor"
+
+
+def _token_of(messages: Sequence[Inbound]) -> str | None:
+    """The device token a publish names its device by (SmartCitizen kits), if any. A codec's
+    messages are all by token or all by key, so the first one tells."""
+    first = messages[0] if messages else None
+    return first.device_token if isinstance(first, TelemetryIn | PropertiesIn) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,18 +90,23 @@ class InboundHandler:
         nothing was stored, nothing may be acknowledged."""
         outcomes: list[Outcome | None] = [None] * len(items)
         decoded: list[tuple[int, list[Inbound]]] = []
+        by_token: list[tuple[int, list[Inbound]]] = []
         for index, item in enumerate(items):
             messages = self._decode(item)
             if isinstance(messages, Outcome):
                 outcomes[index] = messages
-            else:
+            elif _token_of(messages) is None:
                 decoded.append((index, messages))
-        if decoded:
+            else:  # kept apart so that the path of messages by device key stays as it was
+                by_token.append((index, messages))
+        if decoded or by_token:
             try:
                 async with self.platform.core() as core:
                     refused = await self._apply_batch(core, items, decoded, outcomes)
+                    if by_token:
+                        refused += await self._apply_tokens(core, by_token, outcomes)
             except ThingportError:
-                for index, messages in decoded:
+                for index, messages in [*decoded, *by_token]:
                     outcomes[index] = await self._apply_alone(items[index], messages)
             else:
                 # Counted and logged only now: a rolled back batch retries these alone.
@@ -154,6 +178,67 @@ class InboundHandler:
             await core.telemetry.ingest_many(list(readings.values()))
         return rejected
 
+    async def _apply_tokens(
+        self,
+        core: Core,
+        by_token: Sequence[tuple[int, list[Inbound]]],
+        outcomes: list[Outcome | None],
+    ) -> list[tuple[int, ThingportError]]:
+        """Messages of devices named by their token: the token is the credential (the broker
+        let the client publish only under its own token), so no principal is checked. Like
+        `_apply_batch`, one ingest for all readings; returns the messages refused (unknown
+        token or sensor), which are left out."""
+        tokens: _TokenCache = {}
+        rejected: list[tuple[int, ThingportError]] = []
+        readings: dict[int, tuple[DeviceRef, list[Reading]]] = {}
+        for index, messages in by_token:
+            try:  # lookups only: a refusal leaves nothing to roll back
+                resolved = [await self._by_token(core, m, tokens) for m in messages]
+            except ThingportError as error:
+                rejected.append((index, error))
+                continue
+            points = 0
+            for device, message in resolved:
+                if isinstance(message, TelemetryIn) and message.readings:
+                    readings.setdefault(device.id, (device, []))[1].extend(message.readings)
+                    points += len(message.readings)
+                else:
+                    points += await self._apply_to(core, device, message)
+            outcomes[index] = Outcome(stored=True, points=points)
+        if readings:
+            await core.telemetry.ingest_many(list(readings.values()))
+        return rejected
+
+    async def _by_token(
+        self, core: Core, message: Inbound, tokens: _TokenCache
+    ) -> tuple[DeviceRef, Inbound]:
+        """The device a message names by token, and the message as it applies to it: readings
+        keyed by sensor reference become readings of the sensors' series (the code the
+        SmartCitizen HTTP POST uses)."""
+        token = message.device_token if isinstance(message, TelemetryIn | PropertiesIn) else None
+        if token is None:  # pragma: no cover - only messages by token come here
+            raise UnknownToken("the message names no device token")
+        if token not in tokens:
+            tokens[token] = await core.devices.resolve_token(token)
+        found = tokens[token]
+        if found is None:
+            raise UnknownToken("no device has this token", field="token")
+        device, type_id = found
+        if not isinstance(message, TelemetryIn):
+            return device, message
+        # The codec stamps every reading (recorded_at is required); "now" only guards a type.
+        arrived = now_ms()
+        entries = [
+            SensorValue(r.key, r.key, r.value, arrived if r.ts_ms is None else r.ts_ms)
+            for r in message.readings
+        ]
+        stored, errors = await sensor_readings(
+            core.catalog, core.telemetry, device.id, type_id, entries
+        )
+        if errors:
+            raise UnknownSensor("; ".join(text for texts in errors.values() for text in texts))
+        return device, TelemetryIn(device.key, stored)
+
     def _decode(self, item: Received) -> list[Inbound] | Outcome:
         if len(item.payload) > MAX_PAYLOAD_BYTES:
             return self._reject(item, "oversized", f"{len(item.payload)} bytes")
@@ -175,8 +260,12 @@ class InboundHandler:
 
     async def _apply(self, core: Core, principal: Principal, messages: Sequence[Inbound]) -> int:
         points = 0
+        tokens: _TokenCache = {}
         for message in messages:
-            device = await self._device(core, principal, message.device_key, message.gateway)
+            if _token_of([message]) is None:
+                device = await self._device(core, principal, message.device_key, message.gateway)
+            else:
+                device, message = await self._by_token(core, message, tokens)
             points += await self._apply_to(core, device, message)
         return points
 
@@ -184,7 +273,8 @@ class InboundHandler:
         if isinstance(message, TelemetryIn):
             return await core.telemetry.ingest_for(device, message.readings)
         if isinstance(message, PropertiesIn):
-            await core.devices.merge_properties(device, message.properties)
+            if message.properties:  # empty: only seen (a SmartCitizen hello)
+                await core.devices.merge_properties(device, message.properties)
             await core.devices.touch(device.id)
         elif isinstance(message, CommandAnswerIn):
             await core.commands.answer(

@@ -8,10 +8,11 @@ from thingport.transports.mqtt.codecs.cayenne import CayenneCodec
 from thingport.transports.mqtt.codecs.gateway import GatewayCodec
 from thingport.transports.mqtt.codecs.native import NativeCodec
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for, codec_named
+from thingport.transports.mqtt.codecs.smartcitizen import SmartCitizenCodec
 
 
-def test_three_codecs_with_unique_names() -> None:
-    assert [codec.name for codec in CODECS] == ["native", "gateway", "cayenne"]
+def test_four_codecs_with_unique_names() -> None:
+    assert [codec.name for codec in CODECS] == ["native", "gateway", "cayenne", "smartcitizen"]
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,8 @@ def test_three_codecs_with_unique_names() -> None:
         ("thingport/v1/gateways/G1/telemetry", GatewayCodec),
         ("v1/user/things/client/data/1", CayenneCodec),
         ("v1/user/things/client/sys/model", CayenneCodec),
+        ("device/sck/0a1b2c/readings", SmartCitizenCodec),
+        ("device/sck/0a1b2c/readings/raw", SmartCitizenCodec),
     ],
 )
 def test_codec_for_routes_by_prefix(topic: str, expected: type) -> None:
@@ -30,7 +33,16 @@ def test_codec_for_routes_by_prefix(topic: str, expected: type) -> None:
 
 
 @pytest.mark.parametrize(
-    "topic", ["", "thingport/v1/device/A1/telemetry", "thingport/v2/devices/A1", "V1/u/things", "x"]
+    "topic",
+    [
+        "",
+        "thingport/v1/device/A1/telemetry",
+        "thingport/v2/devices/A1",
+        "V1/u/things",
+        "x",
+        "device/inventory",
+        "bridge/device/sck/0a1b2c/readings",
+    ],
 )
 def test_unknown_topics_have_no_codec(topic: str) -> None:
     assert codec_for(topic) is None
@@ -47,4 +59,4 @@ def test_at_most_one_codec_owns_a_topic() -> None:
 def test_codec_named() -> None:
     for codec in CODECS:
         assert codec_named(codec.name) is codec
-    assert codec_named("smartcitizen") is None
+    assert codec_named("sck") is None

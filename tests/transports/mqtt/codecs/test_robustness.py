@@ -43,6 +43,9 @@ DEEP_PREFIXES = [
     f"v1/{USER}/things/{THING}/",
     f"v1/{USER}/things/{THING}/data/",
     f"v1/{USER}/things/{THING}/sys/",
+    "device/sck/",
+    f"device/sck/{USER}/",
+    f"device/sck/{USER}/readings/",
 ]
 
 # Plausible parts, so that generated payloads are often accepted and the storability checks run
@@ -133,7 +136,60 @@ cayenne_payloads = (
         lambda parts: "".join(parts).encode()
     )
 )
-any_payload = st.binary(max_size=300) | json_payloads | cayenne_payloads
+# SmartCitizen kits: the readings body with good and hostile parts, and the raw text form.
+sc_sensors = st.lists(
+    st.fixed_dictionaries(
+        {
+            "id": st.integers(0, 200)
+            | st.sampled_from(["temp", "55", " ", "x" * 101])
+            | json_leaves,
+            "value": numbers | json_leaves,
+        }
+    ),
+    max_size=4,
+)
+good_sc_readings = st.fixed_dictionaries(
+    {
+        "data": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "recorded_at": st.sampled_from(["2023-11-14T22:15:00Z", "1700000000"]),
+                    "sensors": st.lists(
+                        st.fixed_dictionaries(
+                            {"id": st.integers(0, 200) | st.just("temp"), "value": numbers}
+                        ),
+                        min_size=1,
+                        max_size=4,
+                    ),
+                }
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    }
+)
+sc_readings = good_sc_readings | st.fixed_dictionaries(
+    {
+        "data": st.lists(
+            st.fixed_dictionaries({"recorded_at": times | json_leaves, "sensors": sc_sensors}),
+            max_size=3,
+        )
+        | json_leaves
+    }
+)
+sc_raw_parts = st.sampled_from(
+    ["t:2023-11-14T22:15:00Z", "t:1700000000", "t:", "1:2", "10:3.12", "5:null", "7:nan", ":", ","]
+) | st.builds("{}:{}".format, st.integers(0, 200), value_texts)
+sc_raw = st.lists(sc_raw_parts | st.text(max_size=6), max_size=6).map(
+    lambda parts: ("{" + ",".join(parts) + "}").encode()
+)
+any_payload = (
+    st.binary(max_size=300)
+    | json_payloads
+    | cayenne_payloads
+    | sc_raw
+    | sc_readings.map(lambda doc: json.dumps(doc).encode())
+)
 
 
 def as_json(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
@@ -153,6 +209,11 @@ SHAPED: dict[str, st.SearchStrategy[bytes]] = {
     f"v1/{USER}/things/{THING}/data/1": cayenne_data.map(str.encode),
     f"v1/{USER}/things/{THING}/sys/model": cayenne_payloads,
     f"v1/{USER}/things/{THING}/response": cayenne_answers.map(str.encode),
+    # The kit's token is the client's user name, so decoding goes past the identity check.
+    f"device/sck/{USER}/readings": as_json(sc_readings),
+    f"device/sck/{USER}/readings/raw": sc_raw,
+    f"device/sck/{USER}/info": as_json(json_values),
+    f"device/sck/{USER}/hello": any_payload,
 }
 VALID_TOPICS = list(SHAPED)
 topics_with_payloads = st.sampled_from(VALID_TOPICS).flatmap(

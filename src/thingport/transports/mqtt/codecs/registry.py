@@ -1,7 +1,8 @@
 """The topic conventions the transport knows, and how a topic or a name finds its codec.
 
 Each codec owns a disjoint topic prefix (`thingport/v1/devices/`, `thingport/v1/gateways/`,
-`v1/`), so at most one matches a topic and the order below does not change the answer.
+`v1/`, `device/sck/`), so at most one matches a topic and the order below does not change the
+answer.
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ from thingport.transports.mqtt.codec import TopicCodec
 from thingport.transports.mqtt.codecs.cayenne import CayenneCodec
 from thingport.transports.mqtt.codecs.gateway import GatewayCodec
 from thingport.transports.mqtt.codecs.native import NativeCodec
+from thingport.transports.mqtt.codecs.smartcitizen import SmartCitizenCodec
 
-CODECS: tuple[TopicCodec, ...] = (NativeCodec(), GatewayCodec(), CayenneCodec())
+CODECS: tuple[TopicCodec, ...] = (
+    NativeCodec(),
+    GatewayCodec(),
+    CayenneCodec(),
+    SmartCitizenCodec(),
+)
 
 _BY_NAME: dict[str, TopicCodec] = {codec.name: codec for codec in CODECS}
 
@@ -25,5 +32,5 @@ def codec_for(topic: str) -> TopicCodec | None:
 
 
 def codec_named(name: str) -> TopicCodec | None:
-    """The codec called `name` ("native", "gateway", "cayenne"), or None."""
+    """The codec called `name` ("native", "gateway", "cayenne", "smartcitizen"), or None."""
     return _BY_NAME.get(name)
