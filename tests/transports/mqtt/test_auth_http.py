@@ -530,3 +530,84 @@ async def test_a_failing_check_denies_instead_of_a_500(
     assert (await emqx(client, EMQX_AUTHN, **body))["result"] == "deny"
     status, _ = await go_auth(client, GO_USER, "json", **body)
     assert status == 403
+
+
+# -- SmartCitizen kits: the device token is the login -------------------------------------------
+
+
+async def _kit_token(platform: Platform, owner: Account) -> str:
+    async with platform.core() as core:
+        device = await core.devices.create(owner.principal, DeviceCreate(key=_key("SCK")))
+        return await core.devices.issue_token(owner.principal, device.key)
+
+
+async def test_emqx_a_kit_logs_in_with_its_token_and_uses_its_topics_only(
+    client: httpx.AsyncClient, platform: Platform, alice: Account, bob: Account
+) -> None:
+    token = await _kit_token(platform, alice)
+    other = await _kit_token(platform, bob)
+    # The token as user name with no password, or as client id with neither.
+    for login in ({"username": token}, {"username": "", "clientid": token}):
+        body = {"clientid": "sck-1", "password": "", **login}
+        assert (await emqx(client, EMQX_AUTHN, **body))["result"] == "allow", login
+
+        async def may(topic: str, action: str = "publish", login: dict[str, str] = login) -> str:
+            answer = await emqx(
+                client, EMQX_AUTHZ, **{"clientid": "sck-1", **login}, action=action, topic=topic
+            )
+            return str(answer["result"])
+
+        for kind in ("readings", "readings/raw", "info", "hello"):
+            assert await may(f"device/sck/{token}/{kind}") == "allow"
+        assert await may(f"device/sck/{token}/#", "subscribe") == "allow"
+        assert await may(f"device/sck/{other}/readings") == "deny"
+        assert await may("device/sck/+/readings", "subscribe") == "deny"
+        assert await may(native("anything")) == "deny"
+    # Wrong or absent tokens, and a token with a password, do not log in.
+    for body in (
+        {"username": "ffffff", "password": "", "clientid": "c"},
+        {"username": "", "password": "", "clientid": "c"},
+        {"username": token, "password": "x", "clientid": "c"},
+        {"username": "a/#", "password": "", "clientid": "c"},
+    ):
+        assert (await emqx(client, EMQX_AUTHN, **body))["result"] == "deny", body
+    # A user's login opens no kit's topics, even its own devices'.
+    topic = f"device/sck/{token}/readings"
+    answer = await emqx(
+        client, EMQX_AUTHZ, username="alice", clientid=token, action="publish", topic=topic
+    )
+    assert answer == DENY
+
+
+async def test_a_token_that_is_also_a_user_name_is_refused(
+    client: httpx.AsyncClient, platform: Platform, alice: Account
+) -> None:
+    # ACL requests carry no password: the user and the kit could not be told apart there.
+    token = await _kit_token(platform, alice)
+    await make_account(platform, token)
+    body = {"username": token, "password": "", "clientid": "c"}
+    assert (await emqx(client, EMQX_AUTHN, **body))["result"] == "deny"
+    topic = f"device/sck/{token}/readings"
+    answer = await emqx(
+        client, EMQX_AUTHZ, username=token, clientid="c", action="publish", topic=topic
+    )
+    assert answer == DENY
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_go_auth_a_kit_token(
+    client: httpx.AsyncClient, platform: Platform, alice: Account, mode: str
+) -> None:
+    token = await _kit_token(platform, alice)
+    status, _ = await go_auth(client, GO_USER, mode, username=token, password="", clientid="k")
+    assert status == 200
+    for topic, acc, expected in [
+        (f"device/sck/{token}/readings", 2, 200),
+        (f"device/sck/{token}/#", 4, 200),
+        ("device/sck/ffffff/readings", 2, 403),
+        (native("x"), 2, 403),
+    ]:
+        status, _ = await go_auth(
+            client, GO_ACL, mode, username=token, clientid="k", topic=topic, acc=acc
+        )
+        assert status == expected, topic

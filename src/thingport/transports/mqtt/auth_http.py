@@ -22,6 +22,12 @@ A client may use the topics `codec.allowed_topics(ClientIdentity(clientid, usern
 of every codec, `keys` being the devices its user may change (owned; any for an admin). The
 platform's own broker login (the user of `settings.mqtt_url`) is the one superuser. Anything
 unknown, malformed or failing is denied, never a 5xx.
+
+SmartCitizen kits have only their device token: a client with an empty password whose user
+name (or client id, when the user name is empty) is a device token is that device, and may use
+`device/sck/{token}/#` and nothing else. Since the ACL requests carry no password, a token that
+is also a Thingport user name (or MQTT credential id) is refused: the two logins could not be
+told apart there. `device/sck/...` topics are never a user login's.
 """
 
 from __future__ import annotations
@@ -44,7 +50,10 @@ from thingport.platform import Platform
 from thingport.settings import Settings
 from thingport.transports.mqtt.bridge import BrokerAddress
 from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
+from thingport.transports.mqtt.codecs.native import is_key
 from thingport.transports.mqtt.codecs.registry import CODECS
+from thingport.transports.mqtt.codecs.smartcitizen import PREFIX as KIT_PREFIX
+from thingport.transports.mqtt.codecs.smartcitizen import token_topics
 from thingport.web.deps import platform_of
 
 log = logging.getLogger(__name__)
@@ -218,7 +227,9 @@ def _is_platform(settings: Settings, username: str) -> bool:
 # -- the checks --------------------------------------------------------------------------------
 
 
-async def authenticate(platform: Platform, username: str, password: str) -> Decision:
+async def authenticate(
+    platform: Platform, username: str, password: str, clientid: str = ""
+) -> Decision:
     login = _platform_login(platform.settings)
     if login is not None and username == login[0]:
         # The platform's user name is reserved: no Thingport user can log in with it, whatever
@@ -227,6 +238,8 @@ async def authenticate(platform: Platform, username: str, password: str) -> Deci
         if expected and hmac.compare_digest(password.encode(), expected.encode()):
             return Decision(True, superuser=True)
         return _deny("credentials", "invalid credentials")
+    if not password:
+        return await _token_login(platform, username, clientid)
     async with platform.core() as core:
         try:
             principal = await core.accounts.authenticate_mqtt(username, password)
@@ -238,6 +251,26 @@ async def authenticate(platform: Platform, username: str, password: str) -> Deci
             "credentials",
             "the user name must be the MQTT credential's id or the API token owner's user name",
         )
+    return _ALLOWED
+
+
+async def _kit_token(platform: Platform, username: str, clientid: str) -> str | None:
+    """The device token a client logged in with, if it is one: the user name, or the client
+    id when there is no user name; None when that names no device or is also a user's name."""
+    token = username or clientid
+    if not is_key(token):  # a token is never anything else; this also keeps wildcards out
+        return None
+    async with platform.core() as core:
+        if await core.devices.resolve_token(token) is None:
+            return None
+        if username and await core.accounts.mqtt_principal(username) is not None:
+            return None
+    return token
+
+
+async def _token_login(platform: Platform, username: str, clientid: str) -> Decision:
+    if await _kit_token(platform, username, clientid) is None:
+        return _deny("credentials", "invalid credentials")
     return _ALLOWED
 
 
@@ -257,6 +290,12 @@ async def authorize(
         return _deny("malformed", "not a valid topic name")
     else:
         requested = topic
+    if requested.startswith(KIT_PREFIX):
+        # A kit's topics belong to its token alone (see the module's docstring).
+        token = await _kit_token(platform, username, clientid)
+        if token is not None and any(_within(requested, f) for f in token_topics(token)):
+            return _ALLOWED
+        return _deny("topic", "topic not allowed")
     keys = candidate_keys(ClientIdentity(client_id=clientid, username=username), requested)
     if not keys:
         return _deny("topic", "topic not allowed")
@@ -365,8 +404,13 @@ async def _decide(request: Request, what: str, check: Check) -> Decision:
 
 
 async def _emqx_authn(platform: Platform, fields: dict[str, Any]) -> Decision:
-    _text(fields, "clientid", "")  # optional, but a wrong type is still a malformed request
-    return await authenticate(platform, _text(fields, "username"), _text(fields, "password", ""))
+    # The client id is optional, but a wrong type is still a malformed request.
+    return await authenticate(
+        platform,
+        _text(fields, "username"),
+        _text(fields, "password", ""),
+        _text(fields, "clientid", ""),
+    )
 
 
 async def _emqx_authz(platform: Platform, fields: dict[str, Any]) -> Decision:
@@ -407,8 +451,12 @@ def _go_auth(decision: Decision) -> JSONResponse:
 
 
 async def _go_user(platform: Platform, fields: dict[str, Any]) -> Decision:
-    _text(fields, "clientid", "")
-    return await authenticate(platform, _text(fields, "username"), _text(fields, "password", ""))
+    return await authenticate(
+        platform,
+        _text(fields, "username"),
+        _text(fields, "password", ""),
+        _text(fields, "clientid", ""),
+    )
 
 
 async def _go_superuser(platform: Platform, fields: dict[str, Any]) -> Decision:

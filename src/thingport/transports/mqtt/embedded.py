@@ -2,6 +2,9 @@
 
 * Every CONNECT is authenticated with `AccountsService.authenticate_mqtt` (an API token as the
   password, or MQTT credentials issued to a user); the principal is kept per client id.
+  A SmartCitizen kit has only its device token: a CONNECT with an empty password whose user
+  name (or, without one, client id) is a device token logs in as that device alone, with the
+  topics `device/sck/{token}/#` and nothing else.
 * ACL: a client publishes, subscribes and receives only within the topics the codecs allow for
   the devices its principal may change (`TopicCodec.allowed_topics`), computed once per
   connection.
@@ -14,8 +17,8 @@
   for good (malformed, unknown device) is still acknowledged: it will never become valid. When
   the store fails (the database is down) the connection is closed without PUBACK and the client
   sends the message again after reconnecting.
-* Presence: a client whose client id is the key of one of its devices sets that device
-  connected / disconnected.
+* Presence: a client whose client id is the key of one of its devices, or that logged in
+  with a device token, sets that device connected / disconnected.
 * Commands: the broker is a `CommandDispatcher`; commands go out with amqtt's internal
   broadcast, in the convention (codec) the device last used on this broker.
 """
@@ -48,11 +51,14 @@ from amqtt.session import INCOMING  # type: ignore[import-untyped]
 from thingport.core.accounts.access import can_change
 from thingport.core.accounts.schemas import Principal
 from thingport.core.commands.schemas import CommandDelivery
+from thingport.core.devices.service import DeviceRef
 from thingport.kit.errors import ThingportError
 from thingport.platform import Platform
 from thingport.transports.mqtt.auth_http import filter_within, valid_filter
 from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
+from thingport.transports.mqtt.codecs.native import is_key
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
+from thingport.transports.mqtt.codecs.smartcitizen import token_topics
 from thingport.transports.mqtt.inbound import InboundHandler, Outcome, Received
 from thingport.transports.mqtt.routes import CommandRoutes
 
@@ -60,6 +66,10 @@ log = logging.getLogger(__name__)
 
 _PLUGINS = __name__
 BATCH_SIZE = 1000
+# Who a client logged in with a device token acts as: nobody. Its messages name their device
+# by the token, which is the credential; a principal that owns nothing and is no admin makes
+# sure that nothing else it might send could be stored on anyone's behalf.
+KIT_PRINCIPAL = Principal(user_id=-1, username="device-token", role="device")
 
 
 @dataclass(slots=True)
@@ -70,6 +80,8 @@ class Connection:
     principal: Principal
     filters: list[str]
     device_keys: frozenset[str]
+    # the device a client that logged in with its device token is (SmartCitizen kits)
+    device: DeviceRef | None = None
     # live network connections with this client id (a take-over briefly makes it two)
     live: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -177,6 +189,8 @@ class EmbeddedBroker:
     async def authenticate(
         self, client_id: str, username: str | None, password: str | None
     ) -> bool:
+        if client_id and not password:
+            return await self._authenticate_token(client_id, username or client_id)
         if not client_id or not username or not password:
             self.refused["connect"] += 1
             log.warning("refused MQTT client %r: no user name or password", client_id)
@@ -195,6 +209,26 @@ class EmbeddedBroker:
         previous = self.connections.get(client_id)
         connection = Connection(identity, principal, filters, frozenset(keys))
         if previous is not None:  # a take-over: the old network connection is being closed
+            connection.live, connection.lock = previous.live, previous.lock
+        self.connections[client_id] = connection
+        return True
+
+    async def _authenticate_token(self, client_id: str, token: str) -> bool:
+        """A SmartCitizen kit: the token is its only credential, and it acts as that device."""
+        found = None
+        if is_key(token):  # else it could never have been issued, nor be put in a filter
+            async with self.platform.core() as core:
+                found = await core.devices.resolve_token(token)
+        if found is None:
+            self.refused["connect"] += 1
+            log.warning("refused MQTT client %r: no password and not a device token", client_id)
+            return False
+        identity = ClientIdentity(client_id=client_id, username=token)
+        previous = self.connections.get(client_id)
+        connection = Connection(
+            identity, KIT_PRINCIPAL, token_topics(token), frozenset(), device=found[0]
+        )
+        if previous is not None:  # a take-over, as in `authenticate`
             connection.live, connection.lock = previous.live, previous.lock
         self.connections[client_id] = connection
         return True
@@ -288,11 +322,13 @@ class EmbeddedBroker:
             await self._presence(client_id, connection, connected=False)
 
     async def _presence(self, client_id: str, connection: Connection, *, connected: bool) -> None:
-        if client_id not in connection.device_keys:
+        if connection.device is None and client_id not in connection.device_keys:
             return
         try:
             async with connection.lock, self.platform.core() as core:
-                device = await core.devices.resolve(connection.principal, client_id, change=True)
+                device = connection.device or await core.devices.resolve(
+                    connection.principal, client_id, change=True
+                )
                 await core.devices.set_connected(device, connected)
         except ThingportError as error:
             log.warning("presence of %r not recorded: %s", client_id, error.message)
