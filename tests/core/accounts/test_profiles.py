@@ -184,3 +184,23 @@ async def test_start_session_by_email_in_any_case_issues_a_new_token(
     async with platform.db.sessions() as session:
         names = (await session.execute(select(ApiKey.name))).scalars().all()
     assert sorted(names) == ["session", "session", "test"]
+
+
+async def test_a_duplicate_the_check_missed_is_refused_by_the_index(
+    platform: Platform, alice: Account
+) -> None:
+    """What a concurrent sign-up looks like once the service's own check has passed: the unique
+    index refuses the row, the service reports the field, and nothing is stored."""
+    with pytest.raises(InvalidFields) as refused:
+        async with platform.core() as core:
+            twin = User(username="alice-twin", email="alice@example.com", role="user")
+            assert await core.accounts.repo.save_user(twin) is False
+            raise InvalidFields({"username": ["taken"]})
+    assert refused.value.fields == {"username": ["taken"]}
+    async with platform.core() as core:
+        assert await core.accounts.repo.user_by_username("alice-twin") is None
+        assert await core.accounts.repo.save_user(
+            User(username="zed", email="zed@example.com", role="user")
+        )
+    async with platform.core() as core:
+        assert await core.accounts.repo.user_by_username("zed") is not None

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thingport.core.accounts.models import (
@@ -43,6 +44,18 @@ class AccountsRepository:
     async def add(self, obj: User | ApiKey | MqttCredential | PasswordReset) -> None:
         self.session.add(obj)
         await self.session.flush()
+
+    async def save_user(self, user: User) -> bool:
+        """Insert or update a user; False when the database refused it as a duplicate username
+        or e-mail (a concurrent sign-up won the race the service's check cannot close). The
+        transaction is spoilt then, and the caller must raise so that it rolls back. (No
+        savepoint: with the pysqlite driver, releasing one would commit the whole transaction.)"""
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
 
     async def user_by_id(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)

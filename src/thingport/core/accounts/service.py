@@ -75,6 +75,10 @@ def _profile(user: User, viewer: Principal | None) -> UserProfile:
     )
 
 
+# When two requests claim the same username or e-mail at once, the unique index decides.
+_TAKEN_BY_NOW = "or email has just been taken by another account"
+
+
 class AccountsService:
     def __init__(
         self,
@@ -236,7 +240,8 @@ class AccountsService:
         password = values.pop("password")
         assert password is not None  # a required field: _checked refused a blank one
         user = User(password_hash=hash_password(password), role="user", **values)
-        await self.repo.add(user)
+        if not await self.repo.save_user(user):
+            raise InvalidFields({"username": [_TAKEN_BY_NOW]})
         return _profile(user, viewer)
 
     async def update_profile(self, principal: Principal, data: ProfileInput) -> UserProfile:
@@ -252,7 +257,8 @@ class AccountsService:
         for name, value in values.items():
             setattr(user, name, value)
         user.updated_at = utcnow()
-        await self.uow.session.flush()
+        if not await self.repo.save_user(user):
+            raise InvalidFields({"username": [_TAKEN_BY_NOW]})
         return _profile(user, principal)
 
     async def profile(self, viewer: Principal | None, user_id: int) -> UserProfile:
