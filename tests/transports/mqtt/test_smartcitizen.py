@@ -107,6 +107,7 @@ async def test_kit_readings_raw_and_info_through_mosquitto(
     bridge: ExternalBroker,
     kit_client: paho.Client,
     client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     device_id, _, token = await _kit(platform, alice)
     root = f"device/sck/{token}"
@@ -131,6 +132,11 @@ async def test_kit_readings_raw_and_info_through_mosquitto(
         return counts["unknown_token"] >= 1 and counts["unknown_sensor"] >= 1
 
     await _wait_for(refused, "the unknown token and sensor to be refused")
+    # The token is the kit's credential: refusals are logged without it.
+    logged = [r.getMessage() for r in caplog.records if "rejected MQTT message" in r.getMessage()]
+    assert any("unknown_sensor" in line for line in logged)
+    assert all(token not in line for line in logged)
+    assert any("device/sck/[FILTERED]/readings" in line for line in logged)
 
     async def has_info() -> bool:
         async with platform.core() as core:

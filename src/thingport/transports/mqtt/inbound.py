@@ -295,11 +295,23 @@ class InboundHandler:
 
     def _reject(self, item: Received, kind: str, reason: str) -> Outcome:
         self.rejected[kind] += 1
+        client_id, topic = _without_device_token(item.client.client_id, item.topic[:200])
         log.warning(
             "rejected MQTT message from client %r on %r: %s (%s)",
-            item.client.client_id,
-            item.topic[:200],
-            reason,
+            client_id,
+            topic,
+            reason.replace(item.topic, topic),
             kind,
         )
         return Outcome(stored=False, reason=f"{kind}: {reason}")
+
+
+def _without_device_token(client_id: str, topic: str) -> tuple[str, str]:
+    """A SmartCitizen kit's token is its only credential and sits in its topics (and often is
+    its client id): keep it out of the log."""
+    parts = topic.split("/")
+    if len(parts) > 2 and parts[0] == "device" and parts[1] == "sck" and parts[2]:
+        token = parts[2]
+        parts[2] = "[FILTERED]"
+        return ("[FILTERED]" if client_id == token else client_id), "/".join(parts)
+    return client_id, topic
