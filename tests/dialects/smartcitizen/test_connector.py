@@ -104,7 +104,7 @@ async def world(platform: Platform, alice: Account) -> dict[str, Any]:
 async def test_list_search_and_load_a_device(
     live_server: str, alice: Account, world: dict[str, Any]
 ) -> None:
-    listed, found, refused, loaded, catalogue = await run_connector(
+    listed, found, refused, loaded, catalogue, mapped, everywhere = await run_connector(
         live_server,
         alice.token,
         ["list_devices"],
@@ -112,6 +112,8 @@ async def test_list_search_and_load_a_device(
         ["search", "device_token", "eq", "abc"],
         ["load_device", str(world["kit"])],
         ["catalogue"],
+        ["world_map"],
+        ["search_global", "barcelona"],
     )
     # 61 public devices and Alice's own; the client followed Link through three pages of 25.
     assert sorted(listed["ids"]) == sorted([world["kit"], *world["others"]])
@@ -138,6 +140,9 @@ async def test_list_search_and_load_a_device(
 
     assert catalogue["sensors"][0] == [3, "DHT22"]
     assert catalogue["measurements"][0] == [7, "battery"]
+    # Only Alice's kit is located and has readings.
+    assert mapped == {"ids": [world["kit"]]}
+    assert [(row["id"], row["type"]) for row in everywhere["rows"]] == [(world["kit"], "Device")]
 
 
 async def test_download_readings_with_a_rollup(
