@@ -346,6 +346,8 @@ _AT = "2024-01-01T00:00:00Z"
         (b"", 400, None),
         (_post_body((_AT, [(55, 1), (9999, 2)])), 422, "data[0].sensors[1].id"),
         (_post_body((_AT, [(55, 1), ("nokey", 2)])), 422, "data[0].sensors[1].id"),
+        # Sensor 54 (Sensirion SHT31) is the parent of 55 and 56: it records nothing itself.
+        (_post_body((_AT, [(55, 1), (54, 2)])), 422, "data[0].sensors[1].id"),
         (_post_body((_AT, [(55, "warm")])), 422, "data[0].sensors[0].value"),
         (_post_body((_AT, [(55, 1)]), ("", [(55, 1)])), 422, "data[1].recorded_at"),
         (_post_body(("yesterday-ish", [(55, 1)])), 422, "data[0].recorded_at"),

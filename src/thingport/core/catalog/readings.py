@@ -158,6 +158,7 @@ async def sensor_readings(
     found = await find_device_sensors(
         catalog, telemetry, device_id, type_id, (e.ref for e in entries)
     )
+    parents = await catalog.parent_ids_among([s.id for s in found.values()])
     readings: list[Reading] = []
     errors: dict[str, list[str]] = {}
     for entry in entries:
@@ -166,6 +167,12 @@ async def sensor_readings(
             errors[f"{entry.where}.id"] = [
                 f"unknown sensor {_short(entry.ref)}: neither a sensor id nor the key of a "
                 "sensor of this device"
+            ]
+            continue
+        if sensor.id in parents:
+            errors[f"{entry.where}.id"] = [
+                f"sensor {sensor.id} ({sensor.name}) groups other sensors and records nothing; "
+                "send its readings to its child sensors"
             ]
             continue
         readings.append(

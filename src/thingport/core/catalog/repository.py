@@ -85,6 +85,15 @@ class CatalogRepository:
         )
         return list(result.scalars().all())
 
+    async def parent_ids_among(self, ids: Sequence[int]) -> set[int]:
+        """Which of these sensors have children (and so only group them)."""
+        if not ids:
+            return set()
+        result = await self.session.execute(
+            select(Sensor.parent_id).where(Sensor.parent_id.in_(sorted(set(ids)))).distinct()
+        )
+        return {row for row in result.scalars().all() if row is not None}
+
     async def sensors_with_key(self, key: str) -> list[Sensor]:
         result = await self.session.execute(
             select(Sensor).where(Sensor.default_key == key).order_by(Sensor.id)

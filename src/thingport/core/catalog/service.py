@@ -101,6 +101,11 @@ class CatalogService:
             for type_id in type_ids
         }
 
+    async def parent_ids_among(self, ids: Sequence[int]) -> set[int]:
+        """The sensors among `ids` that group others (a DHT22 over its temperature and
+        humidity): they record nothing themselves."""
+        return await self.repo.parent_ids_among(ids)
+
     async def find_sensors(
         self,
         refs: Iterable[SensorRef],
