@@ -320,3 +320,22 @@ async def test_another_users_devices_are_listed_on_their_user_page(
     assert [d["name"] for d in page.json()["devices"]] == ["public one"]
     own = await client.get(f"{BASE}/me", headers=bearer(alice))
     assert sorted(d["name"] for d in own.json()["devices"]) == ["private one", "public one"]
+
+
+async def test_the_user_list_shows_each_users_readable_devices(
+    client: httpx.AsyncClient, platform: Platform, alice: Account, bob: Account
+) -> None:
+    await create(client, alice, name="alice public")
+    await create(client, alice, name="alice private", is_private=True)
+    await create(client, bob, name="bob public")
+    anonymous = {u["username"]: u for u in (await client.get(f"{BASE}/users")).json()}
+    assert [d["name"] for d in anonymous["alice"]["devices"]] == ["alice public"]
+    assert [d["name"] for d in anonymous["bob"]["devices"]] == ["bob public"]
+    as_alice = {
+        u["username"]: u for u in (await client.get(f"{BASE}/users", headers=bearer(alice))).json()
+    }
+    assert sorted(d["name"] for d in as_alice["alice"]["devices"]) == [
+        "alice private",
+        "alice public",
+    ]
+    assert all(d["data"] is None for d in as_alice["alice"]["devices"])

@@ -26,7 +26,7 @@ from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessab
 from thingport.dialects.smartcitizen.paging import list_query, page_headers
 from thingport.dialects.smartcitizen.params import request_params
 from thingport.dialects.smartcitizen.render import api_url, json_response
-from thingport.dialects.smartcitizen.routers.devices import devices_of_user
+from thingport.dialects.smartcitizen.routers.devices import devices_of_user, devices_of_users
 from thingport.dialects.smartcitizen.users_json import user_json
 from thingport.kit.errors import Forbidden, InvalidFields, Unauthenticated
 from thingport.kit.listing import Page, SortKey
@@ -155,7 +155,8 @@ async def create_user(request: Request, core: CoreDep, viewer: MaybePrincipal) -
 async def list_users(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
     query, pages = list_query(request, USER_FIELDS, default_sort=(SortKey("id"),))
     page = await core.accounts.list_users(viewer, query)
-    body = [await _render(core, viewer, user) for user in page.items]
+    devices = await devices_of_users(core, viewer, [user.id for user in page.items])
+    body = [user_json(user, devices[user.id]) for user in page.items]
     counted: Page[object] = Page(list(page.items), page.total, page.query)
     return json_response(body, headers=page_headers(request, counted, pages))
 
