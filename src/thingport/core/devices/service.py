@@ -350,27 +350,38 @@ class DevicesService:
         row.updated_at = utcnow()
         await self.repo.session.flush()
 
-    async def set_connected(self, device: DeviceRef, connected: bool) -> None:
-        """Record a session opening or closing, and tell subscribers after the commit."""
+    async def set_connected(self, device: DeviceRef, connected: bool) -> bool:
+        """Record a session opening or closing, and tell subscribers after the commit. Returns
+        whether the state changed: only a change is announced, because presence now also comes
+        from status messages (TOPICS.md), which a device may repeat (a retained `online` sent
+        after every reconnect, or an embedded-broker session plus its own status message)."""
         row = await self.repo.by_id(device.id)
         if row is None:  # pragma: no cover
             raise NotFound(f"device {device.key!r} not found", field="device_id")
+        changed = row.connected is not connected
         row.connected = connected
         if connected:
             row.last_seen_at = utcnow()
         await self.repo.session.flush()
-        if self.bus is not None:
-            bus = self.bus
-            event = Event(
-                DEVICE_CONNECTED if connected else DEVICE_DISCONNECTED,
-                device.id,
-                {"device_key": device.key},
-            )
+        if changed:
+            self._announce_presence(device.id, device.key, connected)
+        return changed
 
-            async def publish() -> None:
-                await bus.publish([event])
+    def _announce_presence(
+        self, device_id: int, key: str, connected: bool, gateway: str | None = None
+    ) -> None:
+        if self.bus is None:
+            return
+        bus = self.bus
+        payload: dict[str, object] = {"device_key": key}
+        if gateway is not None:
+            payload["gateway"] = gateway
+        event = Event(DEVICE_CONNECTED if connected else DEVICE_DISCONNECTED, device_id, payload)
 
-            self.uow.after_commit(publish)
+        async def publish() -> None:
+            await bus.publish([event])
+
+        self.uow.after_commit(publish)
 
     async def resolve_many(
         self, principal: Principal, keys: Sequence[str]

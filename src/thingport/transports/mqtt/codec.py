@@ -76,7 +76,18 @@ class CommandAnswerIn:
     gateway: str | None = None
 
 
-Inbound = TelemetryIn | PropertiesIn | CommandAnswerIn
+@dataclass(frozen=True, slots=True)
+class PresenceIn:
+    """A device says it is online or offline: its retained status message, or the Last Will
+    the broker publishes for it when its connection drops without a DISCONNECT. On an external
+    broker this is the only way Thingport learns of connections (TOPICS.md, presence)."""
+
+    device_key: str
+    online: bool
+    gateway: str | None = None
+
+
+Inbound = TelemetryIn | PropertiesIn | CommandAnswerIn | PresenceIn
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from thingport.transports.mqtt.codec import (
     CodecError,
     CommandAnswerIn,
     Inbound,
+    PresenceIn,
     PropertiesIn,
     TelemetryIn,
     TopicCodec,
@@ -276,6 +277,9 @@ class InboundHandler:
             if message.properties:  # empty: only seen (a SmartCitizen hello)
                 await core.devices.merge_properties(device, message.properties)
             await core.devices.touch(device.id)
+        elif isinstance(message, PresenceIn):
+            # Same access as telemetry: the device (or its gateway) was resolved for change.
+            await core.devices.set_connected(device, message.online)
         elif isinstance(message, CommandAnswerIn):
             await core.commands.answer(
                 device,

@@ -11,6 +11,7 @@ from thingport.transports.mqtt.codec import (
     CodecError,
     CommandAnswerIn,
     CommandOut,
+    PresenceIn,
     PropertiesIn,
     TelemetryIn,
 )
@@ -70,6 +71,18 @@ def test_gateway_batch_for_several_sub_devices() -> None:
     ]
 
 
+def test_status_of_the_gateway_and_of_a_sub_device() -> None:
+    # The gateway's own status names the gateway as the device (no `gateway`: it acts for
+    # itself); a sub-device's carries its gateway, like its telemetry.
+    assert codec.decode(f"{ROOT}/status", b"offline", CLIENT, now_ms=NOW) == [PresenceIn(GW, False)]
+    assert codec.decode(f"{ROOT}/devices/node-7/status", b"Online", CLIENT, now_ms=NOW) == [
+        PresenceIn("node-7", True, gateway=GW)
+    ]
+    assert codec.decode(f"{ROOT}/status", b"", CLIENT, now_ms=NOW) == []
+    with pytest.raises(CodecError, match="expected 'online', 'offline'"):
+        codec.decode(f"{ROOT}/devices/node-7/status", b"up", CLIENT, now_ms=NOW)
+
+
 def test_encode_command_exact_bytes() -> None:
     command = CommandOut("c1", "node-7", "led", "blink", gateway=GW)
     assert codec.encode_command(command) == (
@@ -95,9 +108,11 @@ def test_encode_command_errors(command: CommandOut, reason: str) -> None:
 def test_subscriptions_and_acl() -> None:
     assert codec.platform_subscriptions() == [
         "thingport/v1/gateways/+/telemetry",
+        "thingport/v1/gateways/+/status",
         "thingport/v1/gateways/+/devices/+/telemetry",
         "thingport/v1/gateways/+/devices/+/properties",
         "thingport/v1/gateways/+/devices/+/responses",
+        "thingport/v1/gateways/+/devices/+/status",
     ]
     assert codec.allowed_topics(CLIENT, [GW, "#"]) == [f"{ROOT}/#"]
 
@@ -112,7 +127,7 @@ def test_subscriptions_and_acl() -> None:
         ("thingport/v1/gateways//telemetry", "gateway key is empty"),
         (f"{ROOT}/devices//telemetry", "sub-device key is empty"),
         (f"{ROOT}/devices/{'n' * 65}/telemetry", "longer than 64"),
-        (f"{ROOT}/properties", "only telemetry"),
+        (f"{ROOT}/properties", "only telemetry and status"),
         (f"{ROOT}/devices/node-7/commands", "does not publish"),
         (f"{ROOT}/devices/node-7/state", "unknown subtopic 'state'"),
     ],

@@ -1,4 +1,5 @@
-"""The native convention: thingport/v1/devices/{key}/telemetry|properties|responses|commands."""
+"""The native convention: thingport/v1/devices/{key}/telemetry|properties|responses|status and
+.../commands."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from thingport.transports.mqtt.codec import (
     CodecError,
     CommandAnswerIn,
     CommandOut,
+    PresenceIn,
     PropertiesIn,
     TelemetryIn,
 )
@@ -98,6 +100,27 @@ def test_response_ok_and_error() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("payload", "online"),
+    [
+        (b"online", True),
+        (b"offline", False),
+        (b"ONLINE", True),
+        (b"Offline\n", False),
+        (b"  online ", True),
+        (b'{"online": true}', True),
+        (b' {"online": false} ', False),
+    ],
+)
+def test_status_says_online_or_offline(payload: bytes, online: bool) -> None:
+    assert decode("status", payload) == [PresenceIn(KEY, online)]
+
+
+def test_an_empty_status_clears_the_retained_message_and_says_nothing() -> None:
+    # MQTT clears a retained message with an empty one; that is no news about the device.
+    assert decode("status", b"") == []
+
+
 def test_encode_command_exact_bytes() -> None:
     command = CommandOut("5d41402abc4b2a76b9719d911017c592", KEY, "relay", {"on": True})
     assert codec.encode_command(command) == (
@@ -128,6 +151,7 @@ def test_subscriptions_and_acl() -> None:
         "thingport/v1/devices/+/telemetry",
         "thingport/v1/devices/+/properties",
         "thingport/v1/devices/+/responses",
+        "thingport/v1/devices/+/status",
     ]
     # A key that could smuggle a wildcard into the ACL gets no topic.
     assert codec.allowed_topics(CLIENT, ["A1", "b-2", "x/#", "+"]) == [
@@ -151,7 +175,7 @@ def test_matches_only_its_prefix() -> None:
         ("thingport/v1/devices/" + "a" * 65 + "/telemetry", "longer than 64"),
         ("thingport/v1/devices/-bad/telemetry", "not a valid key"),
         ("thingport/v1/devices/A1/commands", "does not publish"),
-        ("thingport/v1/devices/A1/status", "unknown subtopic 'status'"),
+        ("thingport/v1/devices/A1/state", r"unknown subtopic 'state' \(.*status\)"),
     ],
 )
 def test_bad_topics(topic: str, reason: str) -> None:
@@ -196,6 +220,17 @@ def test_bad_topics(topic: str, reason: str) -> None:
         ("responses", b'{"id": "c1", "ok": 1}', "'ok' must be true or false"),
         ("responses", b'{"id": "c1", "ok": false, "error": 5}', "'error' must be a text"),
         ("responses", b'{"id": "c1", "ok": false, "eror": "x"}', "unknown field 'eror'"),
+        ("status", b"connected", "expected 'online', 'offline' or"),
+        ("status", b"   ", "expected 'online', 'offline' or"),
+        ("status", b"on line", "expected 'online', 'offline' or"),
+        ("status", b'"online"', "expected 'online', 'offline' or"),
+        ("status", b"1", "expected 'online', 'offline' or"),
+        ("status", b'{"online": 1}', "expected 'online', 'offline' or"),
+        ("status", b"{}", "expected 'online', 'offline' or"),
+        ("status", b"[true]", "expected 'online', 'offline' or"),
+        ("status", b'{"online": true, "ip": "10.0.0.7"}', "unknown field 'ip'"),
+        ("status", b"{online", "not valid JSON"),
+        ("status", b"x" * (MAX_PAYLOAD_BYTES + 1), "exceeds the limit"),
     ],
 )
 def test_bad_payloads(kind: str, payload: bytes, reason: str) -> None:

@@ -20,6 +20,7 @@ from thingport.transports.mqtt.codec import (
     CodecError,
     CommandOut,
     Inbound,
+    PresenceIn,
     TelemetryIn,
 )
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for, codec_named
@@ -108,6 +109,11 @@ json_payloads = st.one_of(
     st.dictionaries(st.sampled_from(["node-1", "node 2", "", "GW-1"]), telemetry_docs),
 ).map(lambda doc: json.dumps(doc).encode())
 
+
+def as_json(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
+    return documents.map(lambda doc: json.dumps(doc).encode())
+
+
 # Cayenne text: the real grammar with random types, units and values, plus its pieces glued
 # together in random order and number.
 value_texts = numbers.map(str) | st.sampled_from(["nan", "-1e400", "True", "[1,2]", "1e-07", ""])
@@ -183,17 +189,21 @@ sc_raw_parts = st.sampled_from(
 sc_raw = st.lists(sc_raw_parts | st.text(max_size=6), max_size=6).map(
     lambda parts: ("{" + ",".join(parts) + "}").encode()
 )
+# Status: the words in any case and padding, the JSON form, and near misses.
+status_words = st.sampled_from(["online", "offline", "ONLINE", "Offline", "on", "", "null"])
+status_payloads = st.builds(
+    "{}{}{}".format, st.sampled_from(["", " ", "\n"]), status_words, st.sampled_from(["", " "])
+).map(str.encode) | as_json(
+    st.fixed_dictionaries({"online": json_leaves}, optional={"ip": json_leaves}) | json_values
+)
 any_payload = (
     st.binary(max_size=300)
     | json_payloads
     | cayenne_payloads
     | sc_raw
     | sc_readings.map(lambda doc: json.dumps(doc).encode())
+    | status_payloads
 )
-
-
-def as_json(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
-    return documents.map(lambda doc: json.dumps(doc).encode())
 
 
 # Each valid topic with the payloads shaped for it (accepted fairly often), and anything else.
@@ -201,11 +211,14 @@ SHAPED: dict[str, st.SearchStrategy[bytes]] = {
     f"thingport/v1/devices/{THING}/telemetry": as_json(telemetry_docs),
     f"thingport/v1/devices/{THING}/properties": as_json(metric_maps | json_values),
     f"thingport/v1/devices/{THING}/responses": as_json(answers),
+    f"thingport/v1/devices/{THING}/status": status_payloads,
     "thingport/v1/gateways/GW-1/telemetry": as_json(
         st.dictionaries(st.sampled_from(["node-1", "node 2", "", "GW-1"]), telemetry_docs)
     ),
     "thingport/v1/gateways/GW-1/devices/node-1/telemetry": as_json(telemetry_docs),
     "thingport/v1/gateways/GW-1/devices/node-1/responses": as_json(answers),
+    "thingport/v1/gateways/GW-1/status": status_payloads,
+    "thingport/v1/gateways/GW-1/devices/node-1/status": status_payloads,
     f"v1/{USER}/things/{THING}/data/1": cayenne_data.map(str.encode),
     f"v1/{USER}/things/{THING}/sys/model": cayenne_payloads,
     f"v1/{USER}/things/{THING}/response": cayenne_answers.map(str.encode),
@@ -221,9 +234,12 @@ topics_with_payloads = st.sampled_from(VALID_TOPICS).flatmap(
 )
 
 
-def check_storable(messages: list[Inbound]) -> None:
+def check_storable(topic: str, payload: bytes, messages: list[Inbound]) -> None:
     """What a codec accepts passes the telemetry service's own validation."""
-    assert messages
+    if not messages:  # only an empty status (clearing a retained message) says nothing
+        assert topic.endswith("/status")
+        assert payload == b""
+        return
     for message in messages:
         if isinstance(message, TelemetryIn):
             assert message.readings
@@ -234,6 +250,9 @@ def check_storable(messages: list[Inbound]) -> None:
                 assert abs(reading.value) <= MAX_ABS_VALUE
                 assert reading.ts_ms is None or 0 <= reading.ts_ms <= MAX_TS_MS
                 assert reading.unit is None or len(reading.unit) <= 32
+        if isinstance(message, PresenceIn):
+            assert type(message.online) is bool
+            assert message.device_key
 
 
 def decode_or_reject(topic: str, payload: bytes, client: ClientIdentity = CLIENT) -> None:
@@ -245,7 +264,7 @@ def decode_or_reject(topic: str, payload: bytes, client: ClientIdentity = CLIENT
     except CodecError as error:
         reason = str(error)
     else:
-        check_storable(messages)
+        check_storable(topic, payload, messages)
         return
     assert reason  # always a reason
     assert len(reason) < 1000  # never the whole payload or topic

@@ -3,6 +3,9 @@
 several sub-devices' readings at once. Every decoded message names its gateway, so the transport
 can check that each sub-device is a child of the gateway that spoke. TOPICS.md has the details.
 
+`thingport/v1/gateways/{gateway_key}/status` is the gateway's own status (and usually its Last
+Will): it lives under the gateway's prefix so that one ACL filter covers all a gateway sends.
+
 A gateway's own readings and facts use the native device topics: it is a device like any other.
 """
 
@@ -22,6 +25,7 @@ from thingport.transports.mqtt.codecs.native import (
     check_key,
     command_body,
     decode_device,
+    decode_presence,
     is_key,
     kind_of,
     load_json,
@@ -31,8 +35,8 @@ from thingport.transports.mqtt.codecs.native import (
 
 PREFIX = "thingport/v1/gateways/"
 _SHAPE = (
-    "thingport/v1/gateways/{gateway_key}/telemetry or "
-    "thingport/v1/gateways/{gateway_key}/devices/{sub_key}/telemetry|properties|responses"
+    "thingport/v1/gateways/{gateway_key}/telemetry|status or "
+    "thingport/v1/gateways/{gateway_key}/devices/{sub_key}/telemetry|properties|responses|status"
 )
 
 
@@ -67,12 +71,14 @@ class GatewayCodec:
             raise CodecError(f"topic {show(topic)} is not {_SHAPE}")
         gateway = check_key(parts[3], "gateway key")
         if len(parts) == 5:
-            if parts[4] != "telemetry":
-                raise CodecError(
-                    f"unknown gateway subtopic {show(parts[4], 40)}: only telemetry is "
-                    "published at gateway level; sub-devices use devices/{sub_key}/..."
-                )
-            return _batch(gateway, payload, now_ms)
+            if parts[4] == "telemetry":
+                return _batch(gateway, payload, now_ms)
+            if parts[4] == "status":  # the gateway's own: it is a device, acting for itself
+                return decode_presence(gateway, payload)
+            raise CodecError(
+                f"unknown gateway subtopic {show(parts[4], 40)}: only telemetry and status are "
+                "published at gateway level; sub-devices use devices/{sub_key}/..."
+            )
         if parts[4] != "devices":
             raise CodecError(f"topic {show(topic)} is not {_SHAPE}")
         sub_key = check_key(parts[5], "sub-device key")
@@ -86,7 +92,9 @@ class GatewayCodec:
         return f"{PREFIX}{gateway}/devices/{sub_key}/commands", command_body(command)
 
     def platform_subscriptions(self) -> list[str]:
-        return [f"{PREFIX}+/telemetry"] + [f"{PREFIX}+/devices/+/{kind}" for kind in DEVICE_KINDS]
+        return [f"{PREFIX}+/telemetry", f"{PREFIX}+/status"] + [
+            f"{PREFIX}+/devices/+/{kind}" for kind in DEVICE_KINDS
+        ]
 
     def allowed_topics(self, client: ClientIdentity, device_keys: Sequence[str]) -> list[str]:
         # The whole subtree of each gateway the client may act for. Which sub-devices belong to

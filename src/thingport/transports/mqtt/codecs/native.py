@@ -26,18 +26,23 @@ from thingport.transports.mqtt.codec import (
     CommandAnswerIn,
     CommandOut,
     Inbound,
+    PresenceIn,
     PropertiesIn,
     TelemetryIn,
 )
 
 PREFIX = "thingport/v1/devices/"
-DEVICE_KINDS = ("telemetry", "properties", "responses")
+DEVICE_KINDS = ("telemetry", "properties", "responses", "status")
+_KINDS_TEXT = "telemetry, properties, responses or status"
 
 _KEY = re.compile(KEY_PATTERN)
 # Command ids travel inside topics' payloads and Cayenne's comma-separated text, so they are held
 # to the characters of a device key: no separators, no wildcards, no whitespace.
 _COMMAND_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _ANSWER_FIELDS = frozenset({"id", "ok", "payload", "error"})
+# A status payload as text, any case (devices and brokers' Will tools differ), and as JSON.
+_STATUS_TEXT = {b"online": True, b"offline": False}
+_STATUS_SHAPE = "'online', 'offline' or {\"online\": true|false}"
 # Longer time texts are no date anyone writes; the cap keeps dateutil away from huge strings.
 _MAX_TIME_CHARS = 64
 
@@ -212,20 +217,54 @@ def parse_answer(document: Any, device_key: str, gateway: str | None) -> Command
     )
 
 
+def parse_status(payload: bytes, where: str = "status") -> bool | None:
+    """Online or offline, from `online` / `offline` or `{"online": true|false}`. None for an
+    empty payload: that is how a client clears a retained message, which says nothing about
+    the device's connection."""
+    check_size(payload)
+    text = payload.strip()
+    if not payload:
+        return None
+    online = _STATUS_TEXT.get(text.lower())
+    if online is not None:
+        return online
+    if not text.startswith(b"{"):
+        raise CodecError(f"{where}: expected {_STATUS_SHAPE}")
+    document = load_json(payload)
+    if not isinstance(document, dict) or not isinstance(document.get("online"), bool):
+        raise CodecError(f"{where}: expected {_STATUS_SHAPE}")
+    # Other facts belong on `properties`; taking them here would drop them without a word.
+    extra = sorted(document.keys() - {"online"})
+    if extra:
+        raise CodecError(
+            f"{where}: unknown field {show(extra[0])} (only 'online'; send facts as properties)"
+        )
+    online = document["online"]
+    assert isinstance(online, bool)
+    return online
+
+
+def decode_presence(device_key: str, payload: bytes, gateway: str | None = None) -> list[Inbound]:
+    online = parse_status(payload)
+    return [] if online is None else [PresenceIn(device_key, online, gateway)]
+
+
 def decode_device(
     kind: str, device_key: str, payload: bytes, *, now_ms: int, gateway: str | None = None
 ) -> list[Inbound]:
-    """One device's telemetry, properties or response (native and gateway topics)."""
+    """One device's telemetry, properties, response or status (native and gateway topics)."""
     if kind == "telemetry":
         readings = parse_telemetry(load_json(payload), now_ms)
         return [TelemetryIn(device_key, readings, gateway)]
+    if kind == "status":
+        return decode_presence(device_key, payload, gateway)
     if kind == "properties":
         return [PropertiesIn(device_key, parse_properties(load_json(payload)), gateway)]
     if kind == "responses":
         return [parse_answer(load_json(payload), device_key, gateway)]
     if kind == "commands":
         raise CodecError("'commands' carries commands to the device; a device does not publish it")
-    raise CodecError(f"unknown subtopic {show(kind)} (telemetry, properties or responses)")
+    raise CodecError(f"unknown subtopic {show(kind)} ({_KINDS_TEXT})")
 
 
 def command_body(command: CommandOut) -> bytes:
@@ -253,7 +292,7 @@ class NativeCodec:
         if len(parts) != 5 or not topic.startswith(PREFIX):
             raise CodecError(
                 f"topic {show(topic)} is not thingport/v1/devices/{{device_key}}/"
-                "telemetry|properties|responses"
+                "telemetry|properties|responses|status"
             )
         return decode_device(parts[4], check_key(parts[3]), payload, now_ms=now_ms)
 
