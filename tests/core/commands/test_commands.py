@@ -16,6 +16,10 @@ class RecordingDispatcher:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.delivered: list[CommandDelivery] = []
+        self.checked: list[CommandDelivery] = []
+
+    def check(self, delivery: CommandDelivery) -> None:
+        self.checked.append(delivery)
 
     async def dispatch(self, delivery: CommandDelivery) -> None:
         self.delivered.append(delivery)

@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import orjson
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -188,3 +189,84 @@ async def test_a_killed_device_goes_offline_once_on_the_embedded_broker(
         assert await _connected(platform, key) is False
     finally:
         await asyncio.to_thread(device.loop_stop)
+
+
+# -- gateways: sub-device presence and commands through the gateway --------------------------
+
+
+async def test_gateway_sub_device_commands_and_presence_through_mosquitto(
+    platform: Platform, alice: Account, bridge: ExternalBroker, presence: Subscription
+) -> None:
+    gateway = await _create(platform, alice)
+    sub = await _create(platform, alice, parent=gateway)
+    root = f"thingport/v1/gateways/{gateway}"
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[paho.MQTTMessage] = asyncio.Queue()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=gateway)
+
+    def on_message(_client: paho.Client, _userdata: object, message: paho.MQTTMessage) -> None:
+        loop.call_soon_threadsafe(commands.put_nowait, message)
+
+    client.on_message = on_message
+    client.will_set(f"{root}/status", b"offline", qos=1, retain=True)
+    client.connect(MOSQUITTO_HOST, MOSQUITTO_PORT)
+    client.loop_start()
+    try:
+        client.subscribe(f"{root}/devices/+/commands", qos=1)
+        client.publish(f"{root}/status", b"online", qos=1, retain=True).wait_for_publish(5)
+        client.publish(f"{root}/devices/{sub}/status", b"online", qos=1).wait_for_publish(5)
+        assert sorted(k for k, _ in await _events(presence, 2)) == [DEVICE_CONNECTED] * 2
+        assert await _connected(platform, sub) is True
+
+        # The sub-device was never heard on its own: its parent makes it a gateway route.
+        async with platform.core() as core:
+            command = await core.commands.send(alice.principal, sub, channel="relay", payload=1)
+        message = await asyncio.wait_for(commands.get(), TIMEOUT)
+        assert message.topic == f"{root}/devices/{sub}/commands"
+        assert orjson.loads(message.payload) == {"id": command.id, "channel": "relay", "payload": 1}
+        answer = orjson.dumps({"id": command.id, "ok": True, "payload": {"relay": 1}})
+        client.publish(f"{root}/devices/{sub}/responses", answer, qos=1).wait_for_publish(5)
+
+        async def answered() -> bool:
+            async with platform.core() as core:
+                return (await core.commands.get(alice.principal, command.id)).state == "answered"
+
+        await _wait_for(answered, "the command answered through the gateway")
+
+        # The gateway dies: its Will takes it offline, and its sub-device with it.
+        await _kill(client)
+        assert await _events(presence, 2) == [
+            (DEVICE_DISCONNECTED, {"device_key": gateway}),
+            (DEVICE_DISCONNECTED, {"device_key": sub, "gateway": gateway}),
+        ]
+        assert await _connected(platform, sub) is False
+    finally:
+        await asyncio.to_thread(client.loop_stop)
+        cleaner = paho.Client(CallbackAPIVersion.VERSION2)
+        cleaner.connect(MOSQUITTO_HOST, MOSQUITTO_PORT)
+        cleaner.loop_start()
+        cleaner.publish(f"{root}/status", b"", qos=1, retain=True).wait_for_publish(5)
+        cleaner.disconnect()
+        await asyncio.to_thread(cleaner.loop_stop)
+
+
+async def test_a_gateway_session_closing_takes_its_sub_devices_offline_on_the_embedded_broker(
+    platform: Platform, alice: Account, embedded: EmbeddedBroker, presence: Subscription
+) -> None:
+    gateway = await _create(platform, alice)
+    sub = await _create(platform, alice, parent=gateway)
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=gateway, protocol=paho.MQTTv311)
+    client.username_pw_set("alice", alice.token)
+    client.connect("127.0.0.1", embedded.port)
+    client.loop_start()
+    try:
+        topic = f"thingport/v1/gateways/{gateway}/devices/{sub}/status"
+        client.publish(topic, b"online", qos=1).wait_for_publish(5)
+        assert sorted(k for k, _ in await _events(presence, 2)) == [DEVICE_CONNECTED] * 2
+        await _kill(client)
+        assert await _events(presence, 2) == [
+            (DEVICE_DISCONNECTED, {"device_key": gateway}),
+            (DEVICE_DISCONNECTED, {"device_key": sub, "gateway": gateway}),
+        ]
+    finally:
+        await asyncio.to_thread(client.loop_stop)

@@ -35,10 +35,18 @@ class CommandDelivery:
     device_key: str
     channel: str | None
     payload: Any
+    # The key of the device's parent: a sub-device is reached through its gateway.
+    gateway: str | None = None
 
 
 class CommandDispatcher(Protocol):
     """A transport that can deliver commands (MQTT publishes them). After delivering, it
-    records the command as sent with `CommandsService.mark_sent`."""
+    records the command as sent with `CommandsService.mark_sent`; a command it finds it cannot
+    deliver, it records as failed with `CommandsService.fail`."""
+
+    def check(self, delivery: CommandDelivery) -> None:
+        """Raise InvalidInput if the command, as the transport knows the device now, could
+        not be delivered: called before the command is committed."""
+        ...
 
     async def dispatch(self, delivery: CommandDelivery) -> None: ...

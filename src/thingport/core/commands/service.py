@@ -81,8 +81,17 @@ class CommandsService:
             expires_at=utcnow() + ttl,
         )
         await self.repo.add(command)
-        delivery = CommandDelivery(command.request_id, device.id, device.key, channel, payload)
+        delivery = CommandDelivery(
+            command.request_id,
+            device.id,
+            device.key,
+            channel,
+            payload,
+            gateway=await self.devices.gateway_key(device),
+        )
         dispatchers = list(self.dispatchers)
+        for dispatcher in dispatchers:  # raising rolls the command back with the transaction
+            dispatcher.check(delivery)
 
         async def deliver() -> None:
             for dispatcher in dispatchers:
@@ -111,6 +120,16 @@ class CommandsService:
         if command is not None and command.state == "pending":
             command.state = "sent"
             command.sent_at = utcnow()
+            await self.repo.session.flush()
+            self._announce(command, command_id)
+
+    async def fail(self, command_id: str, error: str) -> None:
+        """A transport found it cannot deliver the command: it fails now rather than waiting,
+        pending, for its expiry."""
+        command = await self.repo.by_request_id(command_id)
+        if command is not None and command.state in OPEN_STATES:
+            command.state = "failed"
+            command.error = error
             await self.repo.session.flush()
             self._announce(command, command_id)
 

@@ -146,6 +146,29 @@ class DevicesRepository:
                 children[parent_id].append(key)
         return children
 
+    async def connected_children(self, parent_ids: Sequence[int]) -> Sequence[Device]:
+        result = await self.session.execute(
+            select(Device)
+            .where(Device.parent_id.in_(parent_ids), Device.connected.is_(True))
+            .order_by(Device.id)
+        )
+        return result.scalars().all()
+
+    async def children_of(self, parent_ids: Sequence[int]) -> list[int]:
+        result = await self.session.execute(
+            select(Device.id).where(Device.parent_id.in_(parent_ids))
+        )
+        return list(result.scalars().all())
+
+    async def parent_key(self, device_id: int) -> str | None:
+        child = Device.__table__.alias("child")
+        result = await self.session.execute(
+            select(Device.key)
+            .join(child, child.c.parent_id == Device.id)
+            .where(child.c.id == device_id)
+        )
+        return result.scalar_one_or_none()
+
     async def keys_by_id(self, device_ids: Sequence[int]) -> dict[int, str]:
         if not device_ids:
             return {}

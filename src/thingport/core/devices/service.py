@@ -365,7 +365,29 @@ class DevicesService:
         await self.repo.session.flush()
         if changed:
             self._announce_presence(device.id, device.key, connected)
+        if not connected:
+            await self._disconnect_below(device)
         return changed
+
+    async def _disconnect_below(self, gateway: DeviceRef) -> None:
+        """A gateway that goes offline takes every device below it (children, their children)
+        offline: they reach the platform only through it. Coming back online does not bring
+        them back: the gateway says so for each sub-device it reaches (TOPICS.md, presence)."""
+        parents = [gateway.id]
+        seen = {gateway.id}
+        while parents:
+            for child in await self.repo.connected_children(parents):
+                child.connected = False
+                self._announce_presence(child.id, child.key, False, gateway=gateway.key)
+            # Walk down through every child, connected or not: a disconnected gateway below
+            # may still have connected devices of its own.
+            parents = [i for i in await self.repo.children_of(parents) if i not in seen]
+            seen.update(parents)
+        await self.repo.session.flush()
+
+    async def gateway_key(self, device: DeviceRef) -> str | None:
+        """The key of the device's parent, the gateway commands for it go through."""
+        return await self.repo.parent_key(device.id)
 
     def _announce_presence(
         self, device_id: int, key: str, connected: bool, gateway: str | None = None

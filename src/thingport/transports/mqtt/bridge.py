@@ -32,10 +32,10 @@ from paho.mqtt.properties import Properties
 
 from thingport.core.commands.schemas import CommandDelivery
 from thingport.platform import Platform
-from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
+from thingport.transports.mqtt.codec import ClientIdentity, CodecError, TopicCodec
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
-from thingport.transports.mqtt.inbound import InboundHandler, Received
-from thingport.transports.mqtt.routes import CommandRoutes
+from thingport.transports.mqtt.inbound import InboundHandler, Outcome, Received
+from thingport.transports.mqtt.routes import CommandRoutes, undeliverable
 
 if TYPE_CHECKING:
     from paho.mqtt.client import SocketLike
@@ -392,34 +392,49 @@ class ExternalBroker:
                 continue
             received = [Received(_VIA_BROKER, d.topic, d.payload) for d in batch]
             try:
-                await self.handler.handle_batch(received)
+                outcomes = await self.handler.handle_batch(received)
             except Exception:  # a database outage: do not ack, the broker redelivers
                 log.exception("could not store a batch of %d MQTT messages", len(batch))
                 await asyncio.sleep(1)
                 arrived.extend(batch)
                 self._wakeup.set()
                 continue
-            self._learn_routes(batch)
+            self._learn_routes(batch, outcomes)
             # Stored (or rejected for good, which is logged and counted): acknowledge, on the
             # connection that delivered it; after a reconnect the broker resends the rest.
             for delivery in batch:
                 if delivery.qos > 0 and delivery.generation == self._generation:
                     self._client.ack(delivery.mid, delivery.qos)
 
-    def _learn_routes(self, batch: Sequence[_Delivery]) -> None:
-        for delivery in batch:
+    def _learn_routes(self, batch: Sequence[_Delivery], outcomes: Sequence[Outcome]) -> None:
+        """The convention each device was last heard in (only from what was stored: a refused
+        message proves nothing about its device)."""
+        learn = self.routes.learn
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            if not outcome.stored:
+                continue
             parts = delivery.topic.split("/")
-            if len(parts) > 3 and parts[0] == "v1" and parts[2] == "things":
-                self.routes.learn(parts[3], "cayenne", parts[1])
+            if len(parts) < 4:
+                continue
+            if parts[0] == "v1" and parts[2] == "things":
+                learn(parts[3], "cayenne", parts[1])
+            elif parts[0] == "thingport" and parts[2] == "devices":
+                learn(parts[3], "native")
+            elif parts[2] == "gateways" and len(parts) > 5 and parts[4] == "devices":
+                learn(parts[5], "gateway")
 
     # -- commands -----------------------------------------------------------------------------
 
+    def check(self, delivery: CommandDelivery) -> None:
+        self.routes.check(delivery)
+
     async def dispatch(self, delivery: CommandDelivery) -> None:
         """Publish a committed command to its device, then record it as sent."""
-        encoded = self.routes.encode(delivery)
-        if encoded is None:
+        try:
+            topic, payload = self.routes.encode(delivery)
+        except CodecError as error:
+            await undeliverable(self.platform, delivery, error)
             return
-        topic, payload = encoded
         info = self._client.publish(topic, payload, qos=1)
         if info.rc != paho.MQTT_ERR_SUCCESS:
             log.warning("command %s not published (rc=%s)", delivery.command_id, info.rc)

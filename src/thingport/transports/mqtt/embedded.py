@@ -55,12 +55,12 @@ from thingport.core.devices.service import DeviceRef
 from thingport.kit.errors import ThingportError
 from thingport.platform import Platform
 from thingport.transports.mqtt.auth_http import filter_within, valid_filter
-from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
+from thingport.transports.mqtt.codec import ClientIdentity, CodecError, TopicCodec
 from thingport.transports.mqtt.codecs.native import is_key
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
 from thingport.transports.mqtt.codecs.smartcitizen import token_topics
 from thingport.transports.mqtt.inbound import InboundHandler, Outcome, Received
-from thingport.transports.mqtt.routes import CommandRoutes
+from thingport.transports.mqtt.routes import CommandRoutes, undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +302,14 @@ class EmbeddedBroker:
             self.routes.learn(parts[3], "cayenne", connection.identity.username)
         elif codec.name == "native" and parts[3] in connection.device_keys:
             self.routes.learn(parts[3], "native")
+        elif (
+            codec.name == "gateway"
+            and parts[3] in connection.device_keys
+            and len(parts) > 5
+            and parts[4] == "devices"
+            and is_key(parts[5])  # not a wildcard of a subscription
+        ):
+            self.routes.learn(parts[5], "gateway")
 
     # -- presence -----------------------------------------------------------------------------
 
@@ -335,15 +343,19 @@ class EmbeddedBroker:
 
     # -- commands -----------------------------------------------------------------------------
 
+    def check(self, delivery: CommandDelivery) -> None:
+        self.routes.check(delivery)
+
     async def dispatch(self, delivery: CommandDelivery) -> None:
         """Publish a committed command to its device, then record it as sent."""
         broker = self._broker
         if broker is None:
             return
-        encoded = self.routes.encode(delivery)
-        if encoded is None:
+        try:
+            topic, payload = self.routes.encode(delivery)
+        except CodecError as error:
+            await undeliverable(self.platform, delivery, error)
             return
-        topic, payload = encoded
         await broker.internal_message_broadcast(topic, payload, 1)
         async with self.platform.core() as core:
             await core.commands.mark_sent(delivery.command_id)
