@@ -18,7 +18,9 @@
   the store fails (the database is down) the connection is closed without PUBACK and the client
   sends the message again after reconnecting.
 * Presence: a client whose client id is the key of one of its devices, or that logged in
-  with a device token, sets that device connected / disconnected.
+  with a device token, sets that device connected / disconnected (a gateway's devices go
+  offline with it). Status messages (TOPICS.md) work here too and agree with the session;
+  amqtt's Wills are not stored, the closing session does their work.
 * Commands: the broker is a `CommandDispatcher`; commands go out with amqtt's internal
   broadcast, in the convention (codec) the device last used on this broker.
 """
