@@ -270,7 +270,6 @@ class TelemetryService:
             ],
         )
 
-
     async def delete_device_data(self, device: DeviceRef) -> None:
         """Delete a device's points (no foreign key cascades to them) and its series; the
         series cache forgets the device once the deletion is committed."""
@@ -283,6 +282,7 @@ class TelemetryService:
             cache.forget_device(device.id)
 
         self.uow.after_commit(forget)
+
 
 _NUMBER_TYPES = frozenset({int, float})
 
