@@ -73,27 +73,35 @@ def parse_downsample(text: str, *, field: str = "rollup", month_unit: str = "n")
 
 
 def parse_range(
-    start: str | None,
-    end: str | None,
+    start: str | int | None,
+    end: str | int | None,
     *,
     now_ms: int,
     start_field: str = "start",
     end_field: str = "end",
 ) -> TimeRange:
-    if start is None or not start.strip():
+    if start is None or (isinstance(start, str) and not start.strip()):
         raise InvalidInput(f"{start_field} is required", field=start_field)
     start_ms = _time(start, start_field, now_ms)
-    end_ms = _time(end, end_field, now_ms) if end is not None and end.strip() else now_ms
+    if end is None or (isinstance(end, str) and not end.strip()):
+        end_ms = now_ms
+    else:
+        end_ms = _time(end, end_field, now_ms)
     if end_ms < start_ms:
         raise InvalidInput(f"{end_field} is before {start_field}", field=end_field)
     return TimeRange(start_ms, end_ms)
 
 
-def _time(text: str, field: str, now_ms: int) -> int:
-    try:
-        ms = parse_time(text, now_ms=now_ms)
-    except TimeParseError as error:
-        raise InvalidInput(f"{field}: {error}", field=field) from error
+def _time(text: str | int, field: str, now_ms: int) -> int:
+    """Epoch milliseconds from a time text, or an int that already is epoch milliseconds (a
+    dialect that parsed its own time parameters)."""
+    if isinstance(text, int):
+        ms = text
+    else:
+        try:
+            ms = parse_time(text, now_ms=now_ms)
+        except TimeParseError as error:
+            raise InvalidInput(f"{field}: {error}", field=field) from error
     if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
         raise InvalidInput(f"{field}: {text!r} is outside the years 1 to 9999", field=field)
     return ms

@@ -38,6 +38,8 @@ class SeriesOut:
 class SeriesResult:
     series: SeriesOut
     points: list[tuple[int, float | None]]
+    # Raw points in the range, when the query asked for it (`count_samples=True`).
+    sample_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,15 +219,18 @@ class TelemetryService:
         principal: Principal | None,
         device_key: str,
         *,
-        start: str | None,
-        end: str | None,
+        start: str | int | None,
+        end: str | int | None,
         rollup: str | None,
         series_uuids: Sequence[str] | None = None,
         month_unit: str = "n",
         series_keys: Sequence[str] | None = None,
+        count_samples: bool = False,
     ) -> QueryResult:
         """Downsampled points of a device's series (all of them, or those named by uuid or by
-        key). A key without a series yet selects nothing: no data is an answer, not an error."""
+        key). A key without a series yet selects nothing: no data is an answer, not an error.
+        `start`/`end`: a time text, or epoch milliseconds. `count_samples`: also count the raw
+        points of each series in the range (one more aggregate, over a single bucket)."""
         if rollup is None or not rollup.strip():
             raise InvalidInput("rollup is required, e.g. rollup=1h-avg", field="rollup")
         downsample = parse_downsample(rollup, month_unit=month_unit)
@@ -259,13 +262,29 @@ class TelemetryService:
             downsample.interval_ms,
             downsample.aggregator,
         )
+        counts: dict[int, int] = {}
+        if count_samples:
+            # One bucket as wide as the range (it may straddle a bucket edge: sum them).
+            whole = await self.store.aggregate(
+                self.uow.session,
+                [s.id for s in selected],
+                time_range.start_ms,
+                time_range.end_ms,
+                time_range.end_ms - time_range.start_ms + 1,
+                "count",
+            )
+            counts = {sid: int(sum(v for _, v in rows)) for sid, rows in whole.items()}
         return QueryResult(
             device=device,
             start_ms=time_range.start_ms,
             end_ms=time_range.end_ms,
             rollup=rollup,
             results=[
-                SeriesResult(s, apply_fill(buckets.get(s.id, []), time_range, downsample))
+                SeriesResult(
+                    s,
+                    apply_fill(buckets.get(s.id, []), time_range, downsample),
+                    counts.get(s.id, 0) if count_samples else None,
+                )
                 for s in selected
             ],
         )

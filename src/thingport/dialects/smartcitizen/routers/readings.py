@@ -46,8 +46,6 @@ FUNCTIONS = ("avg", "max", "min", "sum", "count", "first", "last", "dev")
 # SmartCitizen's units: `M` is a month, `m` a minute (case matters).
 _ROLLUP = re.compile(r"([1-9][0-9]*)(ms|y|M|w|d|h|m|s)")
 DEFAULT_WINDOW = timedelta(weeks=6)
-# One bucket wider than any range: the core's count over it is the number of raw points.
-_WHOLE_RANGE = "10000y-count"
 _DATE_MESSAGE = (
     "The {name} parameter must be an ISO8601 format date or datetime or an integer number of "
     "seconds since the start of the UNIX epoch."
@@ -67,11 +65,6 @@ class BadRequest(ThingportError):
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-def _exact(ms: int) -> str:
-    """A time for the core query, to the millisecond (iso_ms, for display, drops them)."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 def _date_param(request: Request, name: str, now: int) -> int | None:
@@ -189,25 +182,19 @@ async def get_readings(
         result = await core.telemetry.query(
             viewer,
             device.key,
-            start=_exact(start),
-            end=_exact(end),
+            start=start,
+            end=end,
             rollup=f"{rollup}-{function}{fill}",
             series_keys=[series_key],
             month_unit="M",
+            count_samples=True,
         )
-        points = result.results[0].points if result.results else []
-        readings = [[iso_ms(ts), value] for ts, value in reversed(points)]
+        if result.results:
+            points = result.results[0].points
+            readings = [[iso_ms(ts), value] for ts, value in reversed(points)]
+            sample_size = result.results[0].sample_size or 0
         if limit is not None:
             readings = readings[:limit]
-        counted = await core.telemetry.query(
-            viewer,
-            device.key,
-            start=_exact(start),
-            end=_exact(end),
-            rollup=_WHOLE_RANGE,
-            series_keys=[series_key],
-        )
-        sample_size = int(sum(v or 0 for r in counted.results for _, v in r.points))
     return json_response(
         {
             "device_id": device.id,
