@@ -305,7 +305,7 @@ async def test_world_map_lists_public_located_devices_with_readings(
     assert entry["data"]["4_raw"] == 14.5
     assert entry["owner_username"] == "alice"
     assert entry["kit_id"] == 3
-    assert entry["status"] in ("online", "offline")
+    assert entry["status"] == "online"  # it posted just now
     assert entry["latitude"] == pytest.approx(52.37)
 
 
@@ -339,3 +339,24 @@ async def test_the_user_list_shows_each_users_readable_devices(
         "alice public",
     ]
     assert all(d["data"] is None for d in as_alice["alice"]["devices"])
+
+
+async def test_a_device_whose_type_is_no_kit_is_listed_without_a_kit(
+    client: httpx.AsyncClient, platform: Platform, alice: Account
+) -> None:
+    from thingport.core.devices.schemas import DeviceCreate
+
+    async with platform.core() as core:
+        # A Smart Mocha style type name: a device type that carries no sensors.
+        await core.devices.create(
+            alice.principal, DeviceCreate(name="thermostat", type="Thermostat", public=True)
+        )
+    kit_device = await create(client, alice, name="kit", kit_id=3)
+    listed = await client.get(f"{BASE}/devices", params={"q[s]": "id asc"})
+    assert listed.status_code == 200, listed.text
+    thermostat, kit = listed.json()
+    assert thermostat["kit"] is None
+    assert thermostat["kit_id"] is None
+    assert thermostat["hardware"]["name"] == "Unknown"
+    assert kit["id"] == kit_device["id"]
+    assert kit["kit"]["id"] == 3

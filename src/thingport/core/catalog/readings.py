@@ -56,15 +56,15 @@ def reading_value(raw: object) -> float | None:
 
 
 def reading_time(raw: object, now_ms: int) -> int:
-    """`recorded_at`: epoch seconds (digits) or a date text; required, 1970 to a day ahead."""
+    """`recorded_at`: epoch seconds or milliseconds (digits, the platform's 10/13-digit rule)
+    or a date text; required, 1970 to a day ahead."""
     if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
         raise ValueError("is missing or empty")
     text = str(raw).strip()
     if len(text) > MAX_TIME_CHARS:
         raise ValueError(f"is longer than {MAX_TIME_CHARS} characters")
     try:
-        # isascii: isdigit() alone also takes digits int() does not read ("²").
-        ms = int(text) * 1000 if text.isascii() and text.isdigit() else parse_time(text)
+        ms = parse_time(text)
     except (TimeParseError, ValueError, OverflowError) as error:
         raise ValueError(str(error)) from None
     if ms > now_ms + FUTURE_SLACK_MS:

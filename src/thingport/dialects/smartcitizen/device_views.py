@@ -4,6 +4,7 @@ few bulk calls to the core, then rendering each device with devices_json."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from thingport.core.accounts.schemas import Principal
@@ -20,15 +21,25 @@ from thingport.dialects.smartcitizen.devices_json import (
 )
 from thingport.kit.listing import Filter, ListQuery
 from thingport.platform import Core
-from thingport.storage.base import utcnow
 
 
 def _kit_view(kit: KitOut) -> KitView:
-    return KitView(id=kit.id, name=kit.name, slug=kit.slug, version=kit.version, json=kit_json(kit))
+    return KitView(
+        id=kit.id,
+        name=kit.name,
+        slug=kit.slug,
+        version=kit.version,
+        json=kit_json(kit),
+        sensors=kit.sensors,
+    )
 
 
 async def _owners(
-    core: Core, viewer: Principal | None, devices: Sequence[DeviceOut]
+    core: Core,
+    viewer: Principal | None,
+    devices: Sequence[DeviceOut],
+    *,
+    with_device_ids: bool = True,
 ) -> dict[int, OwnerView]:
     owner_ids = sorted({d.owner_id for d in devices})
     if not owner_ids:
@@ -36,7 +47,10 @@ async def _owners(
     profiles = await core.accounts.list_users(
         viewer, ListQuery(filters=(Filter("id", "in", tuple(owner_ids)),))
     )
-    device_ids = await core.devices.readable_ids_by_owner(viewer, owner_ids)
+    # Only the `owner` object lists its devices; user pages and the map do not show it.
+    device_ids = (
+        await core.devices.readable_ids_by_owner(viewer, owner_ids) if with_device_ids else {}
+    )
     return {
         p.id: OwnerView(
             id=p.id,
@@ -52,15 +66,21 @@ async def _owners(
     }
 
 
-async def _kits(core: Core, devices: Sequence[DeviceOut]) -> dict[int, KitOut]:
-    kits: dict[int, KitOut] = {}
-    for type_id in sorted({d.type_id for d in devices if d.type_id is not None}):
-        kits[type_id] = await core.catalog.get_kit(type_id)
-    return kits
+async def _kits(core: Core, devices: Sequence[DeviceOut]) -> dict[int, KitView]:
+    """The kits of these devices, in one query, each rendered once. A device type that carries
+    no sensors (a Smart Mocha type name) is no kit: its devices show none."""
+    type_ids = sorted({d.type_id for d in devices if d.type_id is not None})
+    if not type_ids:
+        return {}
+    kits = await core.catalog.list_kits(ListQuery(filters=(Filter("id", "in", tuple(type_ids)),)))
+    return {kit.id: _kit_view(kit) for kit in kits.items}
 
 
 def _sensor_values(
-    kit: KitOut | None, series: Sequence[SeriesOut], catalogue: dict[int, SensorOut]
+    kit: KitView | None,
+    series: Sequence[SeriesOut],
+    catalogue: dict[int, SensorOut],
+    rendered: dict[int, dict[str, Any]],
 ) -> list[SensorValue]:
     """The kit's sensors, plus any catalogue sensor the device has readings for, each with its
     series' latest value. Series under other keys (a Smart Mocha metric name) are not sensors
@@ -75,7 +95,7 @@ def _sensor_values(
         found = latest.get(sensor.series_key)
         values.append(
             SensorValue(
-                json=sensor_json(sensor),
+                json=rendered.setdefault(sensor.id, sensor_json(sensor)),
                 value=found.last_value if found else None,
                 last_ts_ms=found.last_ts if found else None,
             )
@@ -84,14 +104,18 @@ def _sensor_values(
 
 
 async def _sensors(
-    core: Core, devices: Sequence[DeviceOut], kits: dict[int, KitOut]
+    core: Core, devices: Sequence[DeviceOut], kits: dict[int, KitView]
 ) -> dict[int, list[SensorValue]]:
     series = await core.telemetry.series_of_devices([d.id for d in devices])
     numeric = {int(s.key) for entries in series.values() for s in entries if s.key.isdigit()}
     catalogue = await core.catalog.sensors_by_ids(sorted(numeric))
+    rendered: dict[int, dict[str, Any]] = {}  # each sensor's JSON once for the whole page
     return {
         d.id: _sensor_values(
-            kits.get(d.type_id) if d.type_id is not None else None, series[d.id], catalogue
+            kits.get(d.type_id) if d.type_id is not None else None,
+            series[d.id],
+            catalogue,
+            rendered,
         )
         for d in devices
     }
@@ -106,16 +130,16 @@ async def render_devices(
     with_data: bool = True,
 ) -> list[dict[str, Any]]:
     kits = await _kits(core, devices)
-    owners = await _owners(core, viewer, devices)
+    owners = await _owners(core, viewer, devices, with_device_ids=with_owner)
     sensors = await _sensors(core, devices, kits)
-    now = utcnow()
+    now = datetime.now(UTC)
     return [
         device_json(
             d,
             viewer=viewer,
             now=now,
             owner=owners.get(d.owner_id),
-            kit=_kit_view(kits[d.type_id]) if d.type_id in kits else None,
+            kit=kits.get(d.type_id) if d.type_id is not None else None,
             sensors=sensors[d.id],
             with_owner=with_owner,
             with_data=with_data,
@@ -136,18 +160,18 @@ async def world_map_entries(core: Core) -> list[dict[str, Any]]:
         ),
     )
     kits = await _kits(core, page.items)
-    owners = await _owners(core, None, page.items)
+    owners = await _owners(core, None, page.items, with_device_ids=False)
     sensors = await _sensors(core, page.items, kits)
-    now = utcnow()
+    now = datetime.now(UTC)
     entries: list[dict[str, Any]] = []
     for d in page.items:
-        if not any(s.last_ts_ms is not None for s in sensors[d.id]) and d.last_seen_at is None:
-            continue
+        if not any(s.last_ts_ms is not None for s in sensors[d.id]):
+            continue  # the map shows readings; a device without any has nothing to show
         entries.append(
             world_map_json(
                 d,
                 now=now,
-                kit=_kit_view(kits[d.type_id]) if d.type_id in kits else None,
+                kit=kits.get(d.type_id) if d.type_id is not None else None,
                 owner=owners.get(d.owner_id),
                 sensors=sensors[d.id],
             )

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pycountry
 import pygeohash
 
 from thingport.core.accounts.schemas import Principal
+from thingport.core.catalog.schemas import SensorOut
 from thingport.core.devices.schemas import DeviceOut
-from thingport.dialects.smartcitizen.render import iso, iso_ms
+from thingport.dialects.smartcitizen.render import FILTERED, country_name, iso, iso_ms, place_json
 
-FILTERED = "[FILTERED]"
 # "new" in system_tags: added within the last week (live service).
 _NEW_FOR = timedelta(days=7)
 # An imprecise location is shown rounded to about 1 km to everyone but the owner.
@@ -46,6 +45,7 @@ class KitView:
     slug: str | None
     version: str | None
     json: dict[str, Any]  # the kit as GET /v0/kits/:id renders it
+    sensors: list[SensorOut]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +55,6 @@ class SensorValue:
     json: dict[str, Any]
     value: float | None
     last_ts_ms: int | None
-
-
-def country_name(code: str | None) -> str | None:
-    if not code:
-        return None
-    country = pycountry.countries.get(alpha_2=code.upper())
-    return country.name if country is not None else None
 
 
 def may_see_private(viewer: Principal | None, device: DeviceOut) -> bool:
@@ -145,11 +138,7 @@ def owner_json(owner: OwnerView) -> dict[str, Any]:
         "url": owner.url,
         "avatar": owner.avatar,
         "profile_picture": owner.avatar or "",
-        "location": {
-            "city": owner.city,
-            "country": country_name(owner.country_code),
-            "country_code": owner.country_code,
-        },
+        "location": place_json(owner.city, owner.country_code),
         "device_ids": owner.device_ids,
     }
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import orjson
 from starlette.requests import Request
 
-from thingport.kit.errors import InvalidInput
+from thingport.kit.errors import InvalidInput, NotFound
 
 
 class MalformedBody(InvalidInput):
@@ -37,3 +37,11 @@ async def request_params(request: Request) -> dict[str, Any]:
     elif "multipart/form-data" in content_type:
         raise MalformedBody("multipart bodies are not read: send JSON, a form or query parameters")
     return params
+
+
+def record_id(kind: str, ref: str) -> int:
+    """The integer id in a URL; anything else names no record (Rails' `find` says the same)."""
+    text = ref.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise NotFound(f"Couldn't find {kind} with 'id'={ref}", field="id")
+    return int(text)

@@ -14,9 +14,12 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import orjson
+import pycountry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from thingport.kit.timeparse import format_iso
 
 # The same rule as Rack::JSONP: an identifier, optionally dotted (`jQuery.cb_1`).
 _CALLBACK = re.compile(r"[a-zA-Z_$](?:\.?[\w$])*")
@@ -29,9 +32,24 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def iso_ms(ms: int | None) -> str | None:
-    if ms is None:
+    return None if ms is None else format_iso(ms) + "Z"
+
+
+# What the live service shows in place of a value only the owner may see.
+FILTERED = "[FILTERED]"
+
+
+def country_name(code: str | None) -> str | None:
+    if not code:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    country = pycountry.countries.get(alpha_2=code.upper())
+    return country.name if country is not None else None
+
+
+def place_json(city: str | None, country_code: str | None) -> dict[str, str | None]:
+    """`{city, country_code, country}` as users, owners and search results show a place."""
+    code = country_code.upper() if country_code else None
+    return {"city": city, "country_code": code, "country": country_name(code)}
 
 
 def api_url(request: Request, path: str = "") -> str:

@@ -10,21 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from thingport.core.accounts.schemas import UserProfile
-from thingport.dialects.smartcitizen.devices_json import country_name
-from thingport.dialects.smartcitizen.render import iso
-
-FILTERED = "[FILTERED]"
+from thingport.dialects.smartcitizen.render import FILTERED, iso, place_json
 
 # SmartCitizen's roles are citizen, researcher and admin; Thingport's plain user is a citizen.
 _ROLES = {"user": "citizen", "admin": "admin"}
-
-
-def location_json(city: str | None, country_code: str | None) -> dict[str, str | None]:
-    return {
-        "city": city,
-        "country_code": country_code.upper() if country_code else None,
-        "country": country_name(country_code),
-    }
 
 
 def user_json(user: UserProfile, devices: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,7 +30,7 @@ def user_json(user: UserProfile, devices: list[dict[str, Any]]) -> dict[str, Any
         "profile_picture": user.avatar_url or "",
         "avatar": user.avatar_url,
         "url": user.url,
-        "location": location_json(user.city, user.country_code),
+        "location": place_json(user.city, user.country_code),
         "joined_at": iso(user.created_at),
         "updated_at": iso(user.updated_at),
         "email": user.email if user.authorized else FILTERED,

@@ -15,8 +15,8 @@ from starlette.responses import Response
 
 from thingport.dialects.smartcitizen.catalog_json import kit_json, measurement_json, sensor_json
 from thingport.dialects.smartcitizen.paging import PageRequest, list_query, page_headers
+from thingport.dialects.smartcitizen.params import record_id
 from thingport.dialects.smartcitizen.render import json_response
-from thingport.kit.errors import NotFound
 from thingport.kit.listing import Page, SortKey
 from thingport.web.deps import CoreDep
 
@@ -46,14 +46,6 @@ KIT_FIELDS = {
     name: name for name in ("id", "uuid", "slug", "name", "description", "created_at", "updated_at")
 }
 _BY_ID = (SortKey("id"),)
-
-
-def record_id(kind: str, ref: str) -> int:
-    """The integer id in a URL; anything else names no record (Rails' `find` says the same)."""
-    text = ref.strip()
-    if not (text.isascii() and text.isdigit()):
-        raise NotFound(f"Couldn't find {kind} with 'id'={ref}", field="id")
-    return int(text)
 
 
 def _list_response(

@@ -14,11 +14,11 @@ from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.schemas import DeviceCreate, DeviceOut, DeviceUpdate
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.device_views import render_devices, world_map_entries
-from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessable
+from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
 from thingport.dialects.smartcitizen.paging import list_query, page_headers
-from thingport.dialects.smartcitizen.params import request_params
+from thingport.dialects.smartcitizen.params import record_id, request_params
 from thingport.dialects.smartcitizen.render import json_response
-from thingport.kit.errors import InvalidInput, NotFound, ThingportError
+from thingport.kit.errors import InvalidInput, ThingportError
 from thingport.kit.listing import Filter, ListQuery
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
@@ -49,28 +49,17 @@ _NEAR = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
 _WORLD_MAP_SECONDS = 60.0
 
 
-class BadNear(InvalidInput):
-    code = "bad_request"
-
-
 def _near(text: str | None) -> tuple[float, float] | None:
     if text is None:
         return None
     match = _NEAR.fullmatch(text)
     if not match or abs(float(match[1])) > 90 or abs(float(match[2])) > 180:
-        raise BadNear("Malformed near parameter", field="near")
+        raise BadParameter("Malformed near parameter", field="near")
     return float(match[1]), float(match[2])
 
 
-def _device_id(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise NotFound(f"Couldn't find Device with 'id'={text}", field="id") from None
-
-
 async def _device(core: Core, viewer: Principal | None, text: str) -> DeviceOut:
-    return await core.devices.get_by_id(viewer, _device_id(text))
+    return await core.devices.get_by_id(viewer, record_id("Device", text))
 
 
 @router.get("/devices")

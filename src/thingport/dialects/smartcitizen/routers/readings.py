@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from thingport.core.accounts.schemas import SYSTEM
 from thingport.core.catalog.readings import (
+    SensorValue,
     parse_data,
     reading_time,
     reading_value,
@@ -27,11 +28,10 @@ from thingport.core.catalog.readings import (
 from thingport.core.catalog.schemas import SensorOut
 from thingport.core.catalog.service import numeric_ref
 from thingport.core.devices.schemas import DeviceOut
-from thingport.core.telemetry.schemas import Reading
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
+from thingport.dialects.smartcitizen.params import record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
-from thingport.dialects.smartcitizen.routers.catalog import record_id
 from thingport.kit.errors import ThingportError
 from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
 from thingport.platform import Core
@@ -57,10 +57,6 @@ LEGACY_PAST = timedelta(days=3 * 365)
 # Why legacy readings were dropped, by reason (the endpoint answers 200 whatever happens, so
 # this and the log are the only trace of a kit whose data goes nowhere).
 LEGACY_REJECTIONS: Counter[str] = Counter()
-
-
-class BadRequest(ThingportError):
-    code = "bad_request"
 
 
 def _ms(moment: datetime) -> int:
@@ -191,10 +187,10 @@ async def get_readings(
         )
         if result.results:
             points = result.results[0].points
-            readings = [[iso_ms(ts), value] for ts, value in reversed(points)]
+            # Newest first; `limit` keeps the newest buckets (cut before formatting them).
+            newest = points[-limit:] if limit is not None else points
+            readings = [[iso_ms(ts), value] for ts, value in reversed(newest)]
             sample_size = result.results[0].sample_size or 0
-        if limit is not None:
-            readings = readings[:limit]
     return json_response(
         {
             "device_id": device.id,
@@ -214,21 +210,11 @@ async def get_readings(
 # -- POST readings --------------------------------------------------------------------------
 
 
-def _body(raw: bytes) -> Any:
-    if not raw.strip():
-        raise ParameterMissing("data")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadRequest("the request body is not valid JSON") from None
-
-
 @router.post("/devices/{ref}/readings")
 async def post_readings(
     ref: str, request: Request, core: CoreDep, principal: CallerPrincipal
 ) -> Response:
-    body = _body(await request.body())
-    data = body.get("data") if isinstance(body, dict) else None
+    data = (await request_params(request)).get("data")
     if data is None or data == []:
         raise ParameterMissing("data")
     device = await core.devices.get_by_id(principal, record_id("Device", ref))
@@ -289,13 +275,7 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
     if device is None:
         _reject("no device has this MAC address", len(batch), mac)
         return
-    kit = (
-        (await core.catalog.sensors_for_types([device.type_id]))[device.type_id]
-        if (device.type_id is not None)
-        else []
-    )
-    by_key = {s.default_key: s for s in kit if s.default_key}
-    readings: list[Reading] = []
+    entries: list[SensorValue] = []
     for item in batch:
         if not isinstance(item, dict):
             _reject("an entry is not an object", 1, mac)
@@ -311,17 +291,19 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
         for key, raw_value in item.items():
             if key == "timestamp":
                 continue
-            sensor = by_key.get(key)
-            if sensor is None:
-                _reject(f"{key!r} is not a sensor key of the device's kit", 1, mac)
-                continue
             try:
                 value = reading_value(raw_value)
             except ValueError:
                 _reject(f"{key}={raw_value!r} is not a number", 1, mac)
                 continue
             if value is not None:
-                readings.append(Reading(sensor.series_key, value, ts, sensor.name, sensor.unit))
+                entries.append(SensorValue(key, key, value, ts))
+    # The same resolution as every other way in (sensor keys of the kit, parents refused).
+    readings, refused = await sensor_readings(
+        core.catalog, core.telemetry, device.id, device.type_id, entries
+    )
+    for where, messages in refused.items():
+        _reject(f"{where.removesuffix('.id')}: {'; '.join(messages)}", 1, mac)
     if readings:
         # The MAC address is the only credential legacy firmware has (as on the live service):
         # the device it names has been found, so the platform stores on its behalf.

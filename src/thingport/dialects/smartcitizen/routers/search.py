@@ -9,10 +9,9 @@ from starlette.responses import Response
 
 from thingport.core.accounts.schemas import Principal
 from thingport.dialects.smartcitizen.auth import MaybePrincipal
-from thingport.dialects.smartcitizen.devices_json import country_name
 from thingport.dialects.smartcitizen.errors import ParameterMissing
 from thingport.dialects.smartcitizen.paging import page_headers, page_request
-from thingport.dialects.smartcitizen.render import api_url, json_response
+from thingport.dialects.smartcitizen.render import api_url, json_response, place_json
 from thingport.kit.listing import Filter, ListQuery, Page, SortKey
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
@@ -41,10 +40,8 @@ async def _users(
                 "username": user.username,
                 "avatar": user.avatar_url,
                 "profile_picture": user.avatar_url or "",
-                "city": user.city,
                 "url": api_url(request, f"users/{user.id}"),
-                "country_code": user.country_code,
-                "country": country_name(user.country_code),
+                **place_json(user.city, user.country_code),
             }
     return [found[key] for key in sorted(found)]
 
@@ -62,10 +59,8 @@ async def _devices(
                 "description": device.description,
                 "owner_id": device.owner_id,
                 "owner_username": None,
-                "city": device.city,
                 "url": api_url(request, f"devices/{device.id}"),
-                "country_code": device.country_code,
-                "country": country_name(device.country_code),
+                **place_json(device.city, device.country_code),
             }
     owner_ids = sorted({entry["owner_id"] for entry in found.values()})
     if owner_ids:
