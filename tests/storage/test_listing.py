@@ -53,3 +53,10 @@ async def test_counts_without_and_with_filters(platform: Platform, alice: Accoun
 async def test_refusals(platform: Platform, query: ListQuery) -> None:
     with pytest.raises(InvalidInput):
         await _page(platform, query)
+
+
+async def test_text_predicates_on_a_number_are_refused_not_a_database_error(
+    platform: Platform,
+) -> None:
+    with pytest.raises(InvalidInput, match="text fields only"):
+        await _page(platform, ListQuery(filters=(Filter("id", "cont", "1"),)))

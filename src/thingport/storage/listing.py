@@ -91,6 +91,11 @@ def _condition(columns: Columns, flt: Filter) -> ColumnElement[bool]:
         values = flt.value if isinstance(flt.value, tuple) else (flt.value,)
         return column.in_([_coerce(flt.field, column, v) for v in values])
     if op in ("cont", "start", "end"):
+        if _python_type(column.type) is not str:
+            # LIKE on a number or a date is an error on PostgreSQL (and means little anywhere).
+            raise InvalidInput(
+                f"{flt.field}: {op} works on text fields only", field=flt.field
+            )
         text = str(flt.value)
         if op == "cont":
             return column.icontains(text, autoescape=True)

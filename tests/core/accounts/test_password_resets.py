@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from tests.conftest import SmtpSink, make_account
 from thingport.core.accounts.models import PasswordReset
+from thingport.core.accounts.schemas import ProfileInput
 from thingport.kit.errors import InvalidFields, NotFound, Unauthenticated
 from thingport.platform import Platform
 from thingport.settings import Settings
@@ -103,3 +104,27 @@ async def test_unknown_user_or_lookup_kind_sends_nothing(
     assert smtp_sink.messages == []
     async with platform.db.sessions() as session:
         assert (await session.execute(select(PasswordReset))).first() is None
+
+
+async def test_a_new_password_ends_login_sessions_but_keeps_api_tokens(
+    platform: Platform, smtp_sink: SmtpSink
+) -> None:
+    kept = await make_account(platform, "gil", password="old password")  # an API token
+    async with platform.core() as core:
+        session = await core.accounts.start_session("gil", "old password")
+        assert (await core.accounts.authenticate_token(session.token)).username == "gil"
+        await core.accounts.request_password_reset("gil", by="username")
+    async with platform.core() as core:
+        await core.accounts.reset_password(_token(smtp_sink), "new password", None)
+    async with platform.core() as core:
+        with pytest.raises(Unauthenticated):
+            await core.accounts.authenticate_token(session.token)
+        assert (await core.accounts.authenticate_token(kept.token)).username == "gil"
+        # The same for a password changed through the profile.
+        second = await core.accounts.start_session("gil", "new password")
+        await core.accounts.update_profile(
+            kept.principal, ProfileInput(password="third password")
+        )
+    async with platform.core() as core:
+        with pytest.raises(Unauthenticated):
+            await core.accounts.authenticate_token(second.token)

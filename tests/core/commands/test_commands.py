@@ -58,10 +58,10 @@ async def test_command_life_cycle(
     assert answered.response == {"v": 1}
     states = []
     async for event in events:
-        states.append(event.payload["state"])
+        states.append((event.payload["state"], event.payload["device_key"]))
         if len(states) == 2:
             break
-    assert states == ["sent", "answered"]
+    assert states == [("sent", "RELAY-1"), ("answered", "RELAY-1")]
     async with platform.core() as core:
         device = await core.devices.resolve(alice.principal, "RELAY-1", change=True)
         with pytest.raises(Conflict):
@@ -91,8 +91,14 @@ async def test_answers_are_correlated_to_their_device(
             await core.commands.answer(other, sent.id, ok=True)
         with pytest.raises(NotFound):
             await core.commands.send(bob.principal, "RELAY-1", payload=1)
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFound) as hidden:
             await core.commands.get(bob.principal, sent.id)
+        with pytest.raises(NotFound) as missing:
+            await core.commands.get(bob.principal, "f" * 32)
+    # Another tenant's command is indistinguishable from one that does not exist.
+    assert hidden.value.field == missing.value.field == "command_id"
+    hidden_text = hidden.value.message.replace(sent.id, "X")
+    assert hidden_text == missing.value.message.replace("f" * 32, "X")
 
 
 async def test_open_commands_expire(platform: Platform, alice: Account) -> None:

@@ -131,12 +131,6 @@ class AccountsRepository:
             .values(used_at=now)
         )
 
-    async def username_or_email_taken(self, username: str, email: str) -> bool:
-        result = await self.session.execute(
-            select(User.id).where((User.username == username) | (User.email == email)).limit(1)
-        )
-        return result.first() is not None
-
     async def token_owner(self, prefix: str) -> tuple[str, User, frozenset[int]] | None:
         """The key's secret hash, its user and the user's groups, in one round trip: this runs
         on every token-authenticated request."""

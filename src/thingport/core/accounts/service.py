@@ -95,7 +95,8 @@ class AccountsService:
         self.password_reset_validity = password_reset_validity
 
     async def create_user(self, data: UserCreate) -> UserOut:
-        if await self.repo.username_or_email_taken(data.username, data.email):
+        # Case-insensitive, the same rule as sign-up: "Alice" may not join next to "alice".
+        if await self.repo.taken(username=data.username, email=data.email, exclude_id=None):
             raise Conflict("username or email is already taken", field="username")
         user = User(
             username=data.username,
@@ -254,6 +255,7 @@ class AccountsService:
             password = values.pop("password")
             assert password is not None
             user.password_hash = hash_password(password)
+            await self._end_sessions(user.id)
         for name, value in values.items():
             setattr(user, name, value)
         user.updated_at = utcnow()
@@ -344,6 +346,17 @@ class AccountsService:
         _, user = await self._reset_user(token)
         return _profile(user, viewer)
 
+    async def _end_sessions(self, user_id: int) -> None:
+        """A new password ends the login sessions the old one opened (a stolen session token
+        stops working); API tokens made on purpose (`thingport token create`) stay."""
+        await self.repo.delete_api_keys_named(user_id, SESSION_KEY_NAME)
+        cache = self.token_cache
+
+        async def forget() -> None:
+            cache.forget_user(user_id)
+
+        self.uow.after_commit(forget)
+
     async def reset_password(
         self, token: str, password: str, viewer: Principal | None
     ) -> UserProfile:
@@ -356,5 +369,6 @@ class AccountsService:
         user.password_hash = hash_password(password)
         user.updated_at = utcnow()
         await self.repo.close_password_resets(user.id, utcnow())
+        await self._end_sessions(user.id)
         await self.uow.session.flush()
         return _profile(user, viewer)

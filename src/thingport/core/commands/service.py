@@ -102,9 +102,13 @@ class CommandsService:
 
     async def get(self, principal: Principal | None, command_id: str) -> CommandOut:
         command = await self.repo.by_request_id(command_id)
+        missing = NotFound(f"command {command_id!r} not found", field="command_id")
         if command is None:
-            raise NotFound(f"command {command_id!r} not found", field="command_id")
-        device = await self.devices.resolve_id(principal, command.device_id)
+            raise missing
+        try:
+            device = await self.devices.resolve_id(principal, command.device_id)
+        except NotFound:
+            raise missing from None  # another tenant's command looks like a missing one
         return _out(command, device.key)
 
     async def for_device(
@@ -121,7 +125,7 @@ class CommandsService:
             command.state = "sent"
             command.sent_at = utcnow()
             await self.repo.session.flush()
-            self._announce(command, command_id)
+            self._announce(command, await self._device_key(command))
 
     async def fail(self, command_id: str, error: str) -> None:
         """A transport found it cannot deliver the command: it fails now rather than waiting,
@@ -131,7 +135,7 @@ class CommandsService:
             command.state = "failed"
             command.error = error
             await self.repo.session.flush()
-            self._announce(command, command_id)
+            self._announce(command, await self._device_key(command))
 
     async def answer(
         self,
@@ -159,6 +163,10 @@ class CommandsService:
     async def expire_due(self) -> int:
         """Mark open commands past their expiry as expired; returns how many."""
         return await self.repo.expire_open(utcnow())
+
+    async def _device_key(self, command: Command) -> str:
+        keys = await self.devices.repo.keys_by_id([command.device_id])
+        return keys.get(command.device_id, "")
 
     def _announce(self, command: Command, device_key: str) -> None:
         event = Event(
