@@ -162,3 +162,36 @@ async def test_delete_removes_device_series_and_points(
         all_series = (await session.execute(text("SELECT COUNT(*) FROM series"))).scalar_one()
     assert points == 1
     assert all_series == 1
+
+
+async def test_an_imprecise_location_cannot_be_narrowed_by_filters(
+    platform: Platform, alice: Account, bob: Account
+) -> None:
+    await _devices(
+        platform,
+        alice,
+        [
+            {
+                "key": "home",
+                "latitude": 41.38706,
+                "longitude": 2.17015,
+                "public": True,
+                "precise_location": False,
+            }
+        ],
+    )
+    async with platform.core() as core:
+
+        async def found(op: str, value: str) -> bool:
+            page = await core.devices.search(
+                bob.principal,
+                ListQuery(filters=(Filter("latitude", op, value),)),  # type: ignore[arg-type]
+            )
+            return page.total == 1
+
+        # The exact latitude is 41.38706; others only ever compare against 41.39.
+        assert await found("gt", "41.388")
+        assert not await found("lt", "41.388")
+        assert await found("eq", "41.39")
+        page = await core.devices.search(bob.principal, ListQuery(near=(41.38706, 2.17015)))
+    assert [d.key for d in page.items] == ["home"]

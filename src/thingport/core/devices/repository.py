@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from thingport.core.accounts.models import User
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.models import Device, DeviceGroup, DeviceType
+from thingport.core.devices.privacy import SHOWN_LATITUDE, SHOWN_LONGITUDE
 from thingport.kit.listing import ListQuery
 from thingport.storage.fastpath import driver_of
 from thingport.storage.listing import Columns, filtered
@@ -99,7 +100,7 @@ class DevicesRepository:
             statement,
             columns,
             query,
-            location=(Device.latitude, Device.longitude),
+            location=(SHOWN_LATITUDE, SHOWN_LONGITUDE),
             tie_breaker=Device.id,
         )
         total = (await self.session.execute(count)).scalar_one()

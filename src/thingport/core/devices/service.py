@@ -15,6 +15,7 @@ from thingport.core.accounts.models import User
 from thingport.core.accounts.passwords import hash_secret
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.models import Device, DeviceType
+from thingport.core.devices.privacy import SHOWN_LATITUDE, SHOWN_LONGITUDE
 from thingport.core.devices.repository import DevicesRepository
 from thingport.core.devices.schemas import DeviceCreate, DeviceFields, DeviceOut, DeviceUpdate
 from thingport.core.devices.status import derive_status
@@ -67,8 +68,8 @@ _LIST_COLUMNS: dict[str, Any] = {
     "created_at": Device.created_at,
     "updated_at": Device.updated_at,
     "last_seen_at": Device.last_seen_at,
-    "latitude": Device.latitude,
-    "longitude": Device.longitude,
+    "latitude": SHOWN_LATITUDE,
+    "longitude": SHOWN_LONGITUDE,
     "city": Device.city,
     "country_code": Device.country_code,
     "exposure": Device.exposure,

@@ -17,13 +17,12 @@ import pygeohash
 
 from thingport.core.accounts.schemas import Principal
 from thingport.core.catalog.schemas import SensorOut
+from thingport.core.devices.privacy import shown_coordinates
 from thingport.core.devices.schemas import DeviceOut
 from thingport.dialects.smartcitizen.render import FILTERED, country_name, iso, iso_ms, place_json
 
 # "new" in system_tags: added within the last week (live service).
 _NEW_FOR = timedelta(days=7)
-# An imprecise location is shown rounded to about 1 km to everyone but the owner.
-_IMPRECISE_DECIMALS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +61,12 @@ def may_see_private(viewer: Principal | None, device: DeviceOut) -> bool:
 
 
 def _coordinates(device: DeviceOut, authorized: bool) -> tuple[float | None, float | None]:
-    latitude, longitude = device.latitude, device.longitude
-    if latitude is None or longitude is None:
-        return latitude, longitude
-    if not device.precise_location and not authorized:
-        return round(latitude, _IMPRECISE_DECIMALS), round(longitude, _IMPRECISE_DECIMALS)
-    return latitude, longitude
+    return shown_coordinates(
+        device.latitude,
+        device.longitude,
+        precise=device.precise_location,
+        exact_for_viewer=authorized,
+    )
 
 
 def location_json(device: DeviceOut, authorized: bool) -> dict[str, Any]:
