@@ -44,8 +44,13 @@ class Device:
         self.subacks: asyncio.Queue[list[int]] = asyncio.Queue()
         self.acked: set[int] = set()
         self.disconnected = asyncio.Event()
+        # No automatic reconnect: a refused client would log in again about a second later
+        # and bump the broker's refusal counters under a test's feet.
         self.client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv311,
+            reconnect_on_failure=False,
         )
         self.client.username_pw_set(username, password)
         self.client.on_connect = self._on_connect
