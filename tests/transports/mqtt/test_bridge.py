@@ -293,3 +293,23 @@ async def test_reconnects_and_resubscribes_after_the_broker_restarts(
 
 async def _is(value: bool) -> bool:
     return value
+
+
+def test_a_resumed_session_drops_queued_copies_the_broker_resends() -> None:
+    """After a reconnect to a resumed session the broker resends every unacknowledged QoS 1
+    message: the copies still queued from the old connection must not be stored as well."""
+    from collections import deque
+
+    from thingport.transports.mqtt.bridge import _Delivery
+
+    bridge = ExternalBroker.__new__(ExternalBroker)
+    bridge._generation = 2
+    queue = deque(
+        [
+            _Delivery(1, 5, 1, "t", b"old, resent by the broker"),
+            _Delivery(2, 6, 1, "t", b"this connection's"),
+            _Delivery(1, 7, 0, "t", b"QoS 0 is never resent"),
+        ]
+    )
+    bridge._drop_stale(queue)
+    assert [d.mid for d in queue] == [6, 7]

@@ -182,6 +182,23 @@ async def test_telemetry_is_committed_before_the_puback(
     assert broker.handler.accepted == 1
 
 
+async def test_qos2_is_stored_before_its_handshake_completes(
+    platform: Platform,
+    alice: Account,
+    broker: EmbeddedBroker,
+    device_of: Callable[[str, str, str], Awaitable[Device]],
+) -> None:
+    """QoS 2 was acknowledged and passed on without being stored; now it is stored before the
+    PUBREC, and once (paho's on_publish fires after PUBCOMP)."""
+    key = await _create(platform, alice)
+    device = await device_of(key, "alice", alice.token)
+    body = {"ts": 1_700_000_002, "values": {"temp": 22.5}}
+    mid = device.publish(f"thingport/v1/devices/{key}/telemetry", json.dumps(body), qos=2)
+    await device.puback(mid)
+    assert await _points(platform, alice, key) == [("temp", 1.0)]
+    assert broker.handler.accepted == 1
+
+
 async def test_mosquitto_pub_qos1_is_stored(
     platform: Platform, alice: Account, broker: EmbeddedBroker
 ) -> None:

@@ -180,6 +180,7 @@ class ExternalBroker:
         self._arrived: deque[_Delivery] = deque()
         self._wakeup = asyncio.Event()
         self._generation = 0
+        self._session_resumed = False
         self._consumer: asyncio.Task[None] | None = None
         self._connection: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -340,13 +341,19 @@ class ExternalBroker:
         self,
         client: paho.Client,
         _userdata: object,
-        _flags: object,
+        flags: object,
         reason: object,
         _properties: object,
     ) -> None:
         if getattr(reason, "is_failure", False):
             log.error("external broker refused the connection: %s", reason)
             return
+        self._session_resumed = bool(getattr(flags, "session_present", False))
+        if self._session_resumed:
+            # The broker resends every unacknowledged QoS 1 message of the resumed session;
+            # storing the copies still queued from the old connection as well would apply
+            # readings stamped on arrival, answers and statuses twice.
+            self._drop_stale(self._arrived)
         filters = [f for codec in self.codecs for f in codec.platform_subscriptions()]
         client.subscribe([(f"$share/{self.share_group}/{f}", 1) for f in filters])
         log.info(
@@ -374,6 +381,11 @@ class ExternalBroker:
     def _on_plain_publish(self, topic: str, payload: bytes, mid: int) -> None:
         self._arrive(_Delivery(self._generation, mid, 1, topic, payload))
 
+    def _drop_stale(self, queue: deque[_Delivery]) -> None:
+        current = [d for d in queue if d.qos == 0 or d.generation == self._generation]
+        queue.clear()
+        queue.extend(current)
+
     def _arrive(self, delivery: _Delivery) -> None:
         self._arrived.append(delivery)
         if not self._wakeup.is_set():
@@ -396,7 +408,12 @@ class ExternalBroker:
             except Exception:  # a database outage: do not ack, the broker redelivers
                 log.exception("could not store a batch of %d MQTT messages", len(batch))
                 await asyncio.sleep(1)
-                arrived.extend(batch)
+                # First again, in their order (an offline/online pair must not swap), unless
+                # the broker resends them on a resumed session anyway.
+                retry: deque[_Delivery] = deque(batch)
+                if self._session_resumed:
+                    self._drop_stale(retry)
+                arrived.extendleft(reversed(retry))
                 self._wakeup.set()
                 continue
             self._learn_routes(batch, outcomes)

@@ -406,9 +406,23 @@ class ThingportPresencePlugin(BasePlugin):  # type: ignore[misc]
         await embedded.client_disconnected(client_id)
 
 
+def _already_stored(session: Any, app_message: Any) -> bool:
+    """A resent QoS 2 publish whose first copy is still in flight (its PUBREC got lost) was
+    stored when it first came: storing it again would break exactly-once. (A QoS 0 publish
+    never carries the DUP flag; a QoS 1 resend is stored again, as at-least-once allows.)"""
+    packet = app_message.publish_packet
+    return bool(
+        app_message.qos == 2
+        and packet is not None
+        and packet.dup_flag
+        and app_message.packet_id in session.inflight_in
+    )
+
+
 class _CommitBeforeAckHandler(BrokerProtocolHandler):  # type: ignore[misc]
-    """amqtt's handler, storing each incoming QoS 0/1 publish before it is acknowledged and
-    handed to amqtt's delivery (ACL check, fan-out to subscribers)."""
+    """amqtt's handler, storing each incoming publish (QoS 0, 1 and 2) before it is
+    acknowledged (PUBACK, or for QoS 2 the PUBREC that starts its handshake) and handed to
+    amqtt's delivery (ACL check, fan-out to subscribers)."""
 
     async def _handle_message_flow(self, app_message: Any) -> None:
         broker = getattr(self.plugins_manager.context, "_broker_instance", None)
@@ -418,12 +432,7 @@ class _CommitBeforeAckHandler(BrokerProtocolHandler):  # type: ignore[misc]
             embedded is not None
             and session is not None
             and app_message.direction == INCOMING
-            and app_message.qos in (0, 1)
-            and not (
-                app_message.qos == 0
-                and app_message.publish_packet is not None
-                and app_message.publish_packet.dup_flag
-            )
+            and not _already_stored(session, app_message)
         ):
             try:
                 await embedded.process(
