@@ -48,9 +48,9 @@ async def test_failing_publish_after_commit_keeps_the_201(
         created = await client.post(f"{API}/devices", json={"id": BASE_STATION}, auth=auth)
     assert created.status_code == 201, created.text
     assert created.json()["id"] == BASE_STATION
-    assert [r.getMessage() for r in caplog.records] == [
-        "after-commit action DevicesService._publish.<locals>.publish_device_event failed"
-    ]
+    (record,) = caplog.records
+    assert "publish_device_event failed" in record.getMessage()  # the action, by name
+    assert record.exc_info is not None
     # Stored, and the bus still serves the next request's events.
     assert (await client.get(f"{API}/device/{BASE_STATION}", auth=auth)).status_code == 200
     async with platform.core() as core:
