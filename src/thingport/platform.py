@@ -16,6 +16,7 @@ from thingport.core.catalog.service import CatalogService
 from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
 from thingport.core.devices.service import DeviceRef, DevicesService
+from thingport.core.live.service import LiveService
 from thingport.core.notify.mail import Mailer, build_mailer
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
@@ -107,3 +108,9 @@ class Core:
     @cached_property
     def catalog(self) -> CatalogService:
         return CatalogService(self.uow)
+
+    @cached_property
+    def live(self) -> LiveService:
+        # Checks access in this transaction; the subscriptions it returns live on the
+        # platform's bus, past this transaction, until closed or until the bus closes.
+        return LiveService(devices=self.devices, bus=self.platform.bus)

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from thingport.bus.events import TELEMETRY, Event
+from thingport.bus.events import DeviceUpdated, Event, SeriesInfo, TelemetryReceived
 from thingport.bus.memory import MemoryBus
 from thingport.bus.registry import build_bus
 
@@ -22,19 +22,43 @@ async def _drain(subscription: object, count: int) -> list[Event]:
     return received
 
 
+def _telemetry(device_id: int, n: int) -> TelemetryReceived:
+    return TelemetryReceived(
+        device_id, f"D{device_id}", (SeriesInfo(7, "t", "T", "u"),), [(7, n, 0.0)]
+    )
+
+
+def _n(events: list[Event]) -> list[int]:
+    """Which of the events published below these are (their number)."""
+    return [e.points[0][1] if isinstance(e, TelemetryReceived) else -1 for e in events]
+
+
 async def test_subscribers_get_matching_events_in_order() -> None:
     bus = MemoryBus()
     device_1 = bus.subscribe(device_ids=[1])
-    telemetry = bus.subscribe(kinds=[TELEMETRY])
-    events = [
-        Event(TELEMETRY, 1, {"n": 0}),
-        Event("device.updated", 1, {"n": 1}),
-        Event(TELEMETRY, 2, {"n": 2}),
-        Event(TELEMETRY, 1, {"n": 3}),
+    telemetry = bus.subscribe(event_types=[TelemetryReceived])
+    updates_of_2 = bus.subscribe(device_ids=[2], event_types=[DeviceUpdated])
+    events: list[Event] = [
+        _telemetry(1, 0),
+        DeviceUpdated(1, "D1", ("name",)),
+        _telemetry(2, 2),
+        DeviceUpdated(2, "D2", ("public",)),
+        _telemetry(1, 3),
     ]
     await bus.publish(events)
-    assert [e.payload["n"] for e in await _drain(device_1, 3)] == [0, 1, 3]
-    assert [e.payload["n"] for e in await _drain(telemetry, 3)] == [0, 2, 3]
+    assert _n(await _drain(device_1, 3)) == [0, -1, 3]
+    assert _n(await _drain(telemetry, 3)) == [0, 2, 3]
+    assert await _drain(updates_of_2, 1) == [DeviceUpdated(2, "D2", ("public",))]
+
+
+async def test_a_subscriber_gets_the_very_event_published() -> None:
+    """In process nothing is copied: telemetry points stay the list the ingest wrote."""
+    bus = MemoryBus()
+    subscription = bus.subscribe()
+    event = _telemetry(1, 0)
+    await bus.publish([event])
+    (received,) = await _drain(subscription, 1)
+    assert received is event
 
 
 async def test_closed_subscription_ends_iteration_and_is_removed() -> None:
@@ -50,7 +74,7 @@ async def test_slow_subscriber_is_cut_off_not_blocking() -> None:
     bus = MemoryBus(max_queued=3)
     slow = bus.subscribe()
     fast = bus.subscribe(device_ids=[9])
-    await bus.publish([Event(TELEMETRY, 1, {"n": n}) for n in range(10)])
+    await bus.publish([_telemetry(1, n) for n in range(10)])
     assert slow.closed
     assert not fast.closed
     assert bus.subscriber_count == 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,54 @@ async def test_after_commit_actions_run_only_after_a_commit(platform: Platform) 
             uow.after_commit(lambda: note("rolled back"))
             raise RuntimeError("boom")
     assert ran == ["committed"]
+
+
+async def test_a_failing_after_commit_action_is_logged_and_the_others_run(
+    platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+
+    async def first() -> None:
+        ran.append("first")
+
+    async def publish_to_a_dead_broker() -> None:
+        raise ConnectionError("broker gone")
+
+    async def last() -> None:
+        ran.append("last")
+
+    with caplog.at_level(logging.ERROR, logger="thingport.storage.engine"):
+        async with platform.db.unit_of_work() as uow:
+            await uow.session.execute(
+                text(
+                    "INSERT INTO measurements (uuid, name, description, created_at, updated_at) "
+                    "VALUES ('u', 'kept', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+            for action in (first, publish_to_a_dead_broker, last):
+                uow.after_commit(action)
+    # The block ended without raising: the caller sees the success the commit was.
+    assert ran == ["first", "last"]
+    (record,) = caplog.records
+    assert "publish_to_a_dead_broker" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], ConnectionError)
+    async with platform.db.sessions() as session:
+        names = (await session.execute(text("SELECT name FROM measurements"))).scalars().all()
+    assert names == ["kept"]
+
+
+async def test_cancellation_during_after_commit_actions_still_propagates(
+    platform: Platform,
+) -> None:
+    """Only errors are contained: a cancelled task (shutdown, a client gone) stops at once."""
+
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        async with platform.db.unit_of_work() as uow:
+            uow.after_commit(cancelled)
 
 
 async def test_rolled_back_work_is_not_stored(platform: Platform) -> None:

@@ -18,18 +18,19 @@ class MemorySubscription:
         self,
         bus: MemoryBus,
         device_ids: frozenset[int] | None,
-        kinds: frozenset[str] | None,
+        event_types: frozenset[type[Event]] | None,
         max_queued: int,
     ) -> None:
         self._bus = bus
         self.device_ids = device_ids
-        self.kinds = kinds
+        self.event_types = event_types
         self._queue: asyncio.Queue[Event | object] = asyncio.Queue(max_queued)
         self.closed = False
 
     def matches(self, event: Event) -> bool:
         return (self.device_ids is None or event.device_id in self.device_ids) and (
-            self.kinds is None or event.kind in self.kinds
+            # Exact classes: events are leaves, and a set lookup costs the same for any filter.
+            self.event_types is None or type(event) in self.event_types
         )
 
     def offer(self, event: Event) -> None:
@@ -80,12 +81,12 @@ class MemoryBus:
         self,
         *,
         device_ids: Collection[int] | None = None,
-        kinds: Collection[str] | None = None,
+        event_types: Collection[type[Event]] | None = None,
     ) -> MemorySubscription:
         subscription = MemorySubscription(
             self,
             frozenset(device_ids) if device_ids is not None else None,
-            frozenset(kinds) if kinds is not None else None,
+            frozenset(event_types) if event_types is not None else None,
             self._max_queued,
         )
         self._subscribers.append(subscription)

@@ -23,7 +23,10 @@ class EventBus(Protocol):
         self,
         *,
         device_ids: Collection[int] | None = None,
-        kinds: Collection[str] | None = None,
-    ) -> Subscription: ...
+        event_types: Collection[type[Event]] | None = None,
+    ) -> Subscription:
+        """Events of these devices (None: all) of these exact classes (None: all). A networked
+        backend carries them as `bus/codec.py` bytes; subscribers get the classes back."""
+        ...
 
     async def close(self) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+
+def _name(action: AfterCommit) -> str:
+    return getattr(action, "__qualname__", None) or repr(action)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -57,9 +64,15 @@ class UnitOfWork:
         self._after_commit.append(action)
 
     async def _run_after_commit(self) -> None:
+        # The data is committed: whatever goes wrong now must neither hide that from the
+        # caller (a 500 for a stored request) nor stop the other side effects. Each failure is
+        # logged under the action's name and the rest run; cancellation still propagates.
         actions, self._after_commit = self._after_commit, []
         for action in actions:
-            await action()
+            try:
+                await action()
+            except Exception:
+                log.exception("after-commit action %s failed", _name(action))
 
 
 class Database:

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import Account
-from thingport.bus.events import COMMAND_UPDATED
+from thingport.bus.events import CommandUpdated
 from thingport.core.commands.schemas import CommandDelivery
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.kit.errors import Conflict, InvalidInput, NotFound
@@ -43,7 +43,7 @@ async def test_command_life_cycle(
     platform: Platform, alice: Account, dispatcher: RecordingDispatcher
 ) -> None:
     await _device(platform, alice)
-    events = platform.bus.subscribe(kinds=[COMMAND_UPDATED])
+    events = platform.bus.subscribe(event_types=[CommandUpdated])
     async with platform.core() as core:
         sent = await core.commands.send(alice.principal, "RELAY-1", channel="2", payload=1)
         assert sent.state == "pending"
@@ -58,7 +58,8 @@ async def test_command_life_cycle(
     assert answered.response == {"v": 1}
     states = []
     async for event in events:
-        states.append((event.payload["state"], event.payload["device_key"]))
+        assert isinstance(event, CommandUpdated)
+        states.append((event.state, event.device_key))
         if len(states) == 2:
             break
     assert states == [("sent", "RELAY-1"), ("answered", "RELAY-1")]

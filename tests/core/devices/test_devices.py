@@ -129,9 +129,9 @@ async def test_partial_update_changes_only_sent_fields(platform: Platform, alice
 async def test_presence_overrides_the_clock_and_is_announced(
     platform: Platform, alice: Account
 ) -> None:
-    from thingport.bus.events import DEVICE_CONNECTED, DEVICE_DISCONNECTED
+    from thingport.bus.events import DeviceConnected, DeviceDisconnected
 
-    events = platform.bus.subscribe(kinds=[DEVICE_CONNECTED, DEVICE_DISCONNECTED])
+    events = platform.bus.subscribe(event_types=[DeviceConnected, DeviceDisconnected])
     async with platform.core() as core:
         await core.devices.create(alice.principal, DeviceCreate(key="LIVE"))
     for connected, status in ((True, "online"), (False, "offline")):
@@ -142,10 +142,10 @@ async def test_presence_overrides_the_clock_and_is_announced(
             assert (await core.devices.get(alice.principal, "LIVE")).status == status
     kinds = []
     async for event in events:
-        kinds.append(event.kind)
+        kinds.append(type(event))
         if len(kinds) == 2:
             break
-    assert kinds == [DEVICE_CONNECTED, DEVICE_DISCONNECTED]
+    assert kinds == [DeviceConnected, DeviceDisconnected]
 
 
 async def test_gateway_acts_for_its_sub_devices_only(platform: Platform, alice: Account) -> None:

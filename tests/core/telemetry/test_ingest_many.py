@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.conftest import Account
-from thingport.bus.events import TELEMETRY
+from thingport.bus.events import SeriesInfo, TelemetryReceived
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.core.devices.service import DeviceRef
 from thingport.core.telemetry.schemas import Reading
@@ -28,7 +28,7 @@ async def test_new_series_of_several_devices_and_one_event_each(
     platform: Platform, alice: Account
 ) -> None:
     one, two = await _devices(platform, alice, "D1", "D2")
-    subscription = platform.bus.subscribe(kinds=[TELEMETRY])
+    subscription = platform.bus.subscribe(event_types=[TelemetryReceived])
     events = subscription.__aiter__()
     async with platform.core() as core:
         count = await core.telemetry.ingest_many(
@@ -40,12 +40,19 @@ async def test_new_series_of_several_devices_and_one_event_each(
     assert count == 3
     received = [await asyncio.wait_for(events.__anext__(), 5) for _ in range(2)]
     await subscription.close()
-    assert [(e.device_id, [row[1:] for row in e.payload["points"]]) for e in received] == [
-        (one.id, [(1000, 1.0), (2000, 2.0)]),
-        (two.id, [(1000, 3.0)]),
-    ]
+    assert all(isinstance(e, TelemetryReceived) for e in received)
+    assert [(e.device_id, e.device_key) for e in received] == [(one.id, "D1"), (two.id, "D2")]
     async with platform.core() as core:
         series = await core.telemetry.series_of_devices([one.id, two.id])
+    (x,), (y,) = series[one.id], series[two.id]
+    assert [e.series for e in received if isinstance(e, TelemetryReceived)] == [
+        (SeriesInfo(x.id, "x", "x", x.uuid),),
+        (SeriesInfo(y.id, "y", "Why", y.uuid),),
+    ]
+    assert [e.points for e in received if isinstance(e, TelemetryReceived)] == [
+        [(x.id, 1000, 1.0), (x.id, 2000, 2.0)],
+        [(y.id, 1000, 3.0)],
+    ]
     # Only the (device, key) pairs that were sent: no "y" for D1, no "x" for D2.
     assert [(s.key, s.last_value, s.last_ts) for s in series[one.id]] == [("x", 2.0, 2000)]
     assert [(s.key, s.name, s.unit, s.last_value) for s in series[two.id]] == [

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.conftest import Account
 from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
-from thingport.bus.events import DEVICE_CONNECTED, DEVICE_DISCONNECTED, Event
+from thingport.bus.events import DeviceConnected, DeviceDisconnected, Event
 from thingport.bus.protocol import Subscription
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.platform import Platform
@@ -54,8 +54,10 @@ async def _wait_for(condition: Callable[[], Awaitable[bool]], what: str) -> None
     pytest.fail(f"timed out waiting for {what}")
 
 
-async def _events(subscription: Subscription, count: int) -> list[tuple[str, dict[str, object]]]:
-    """The next `count` presence events, as (kind, payload)."""
+async def _events(
+    subscription: Subscription, count: int
+) -> list[tuple[type[Event], str, str | None]]:
+    """The next `count` presence events, as (class, device key, gateway)."""
     seen: list[Event] = []
 
     async def collect() -> None:
@@ -65,12 +67,15 @@ async def _events(subscription: Subscription, count: int) -> list[tuple[str, dic
                 return
 
     await asyncio.wait_for(collect(), TIMEOUT)
-    return [(event.kind, event.payload) for event in seen]
+    return [
+        (type(e), e.device_key, e.gateway if isinstance(e, DeviceDisconnected) else None)
+        for e in seen
+    ]
 
 
 @pytest.fixture
 async def presence(platform: Platform) -> AsyncIterator[Subscription]:
-    subscription = platform.bus.subscribe(kinds=[DEVICE_CONNECTED, DEVICE_DISCONNECTED])
+    subscription = platform.bus.subscribe(event_types=[DeviceConnected, DeviceDisconnected])
     try:
         yield subscription
     finally:
@@ -113,8 +118,8 @@ async def test_status_sets_presence_with_the_access_of_telemetry(
     (outcome,) = await handler.handle_batch([status(key, b'{"online": false}')])
     assert outcome.stored
     assert await _events(presence, 2) == [
-        (DEVICE_CONNECTED, {"device_key": key}),
-        (DEVICE_DISCONNECTED, {"device_key": key}),
+        (DeviceConnected, key, None),
+        (DeviceDisconnected, key, None),
     ]
     # An empty status (a client clearing its retained message) is taken and changes nothing.
     (outcome,) = await handler.handle_batch([status(key, b"")])
@@ -136,11 +141,11 @@ async def test_a_killed_device_goes_offline_through_its_will_on_mosquitto(
     device.loop_start()
     try:
         device.publish(topic, b"online", qos=1, retain=True).wait_for_publish(5)
-        assert await _events(presence, 1) == [(DEVICE_CONNECTED, {"device_key": key})]
+        assert await _events(presence, 1) == [(DeviceConnected, key, None)]
         assert await _connected(platform, key) is True
 
         await _kill(device)
-        assert await _events(presence, 1) == [(DEVICE_DISCONNECTED, {"device_key": key})]
+        assert await _events(presence, 1) == [(DeviceDisconnected, key, None)]
         assert await _connected(platform, key) is False
     finally:
         await asyncio.to_thread(device.loop_stop)
@@ -181,13 +186,13 @@ async def test_a_killed_device_goes_offline_once_on_the_embedded_broker(
         # The session says online; the device's own status then agrees and is no second event.
         # (Sent only after the session's event: two transactions racing from "unknown" could
         # each announce the change.)
-        assert await _events(presence, 1) == [(DEVICE_CONNECTED, {"device_key": key})]
+        assert await _events(presence, 1) == [(DeviceConnected, key, None)]
         device.publish(topic, b"online", qos=1, retain=True).wait_for_publish(5)
         assert embedded.handler.rejected.total() == 0, embedded.handler.rejected
         assert device.is_connected(), embedded.refused
 
         await _kill(device)
-        assert await _events(presence, 1) == [(DEVICE_DISCONNECTED, {"device_key": key})]
+        assert await _events(presence, 1) == [(DeviceDisconnected, key, None)]
         assert await _connected(platform, key) is False
     finally:
         await asyncio.to_thread(device.loop_stop)
@@ -217,7 +222,7 @@ async def test_gateway_sub_device_commands_and_presence_through_mosquitto(
         client.subscribe(f"{root}/devices/+/commands", qos=1)
         client.publish(f"{root}/status", b"online", qos=1, retain=True).wait_for_publish(5)
         client.publish(f"{root}/devices/{sub}/status", b"online", qos=1).wait_for_publish(5)
-        assert sorted(k for k, _ in await _events(presence, 2)) == [DEVICE_CONNECTED] * 2
+        assert [k for k, _, _ in await _events(presence, 2)] == [DeviceConnected] * 2
         assert await _connected(platform, sub) is True
 
         # The sub-device was never heard on its own: its parent makes it a gateway route.
@@ -238,8 +243,8 @@ async def test_gateway_sub_device_commands_and_presence_through_mosquitto(
         # The gateway dies: its Will takes it offline, and its sub-device with it.
         await _kill(client)
         assert await _events(presence, 2) == [
-            (DEVICE_DISCONNECTED, {"device_key": gateway}),
-            (DEVICE_DISCONNECTED, {"device_key": sub, "gateway": gateway}),
+            (DeviceDisconnected, gateway, None),
+            (DeviceDisconnected, sub, gateway),
         ]
         assert await _connected(platform, sub) is False
     finally:
@@ -264,11 +269,11 @@ async def test_a_gateway_session_closing_takes_its_sub_devices_offline_on_the_em
     try:
         topic = f"thingport/v1/gateways/{gateway}/devices/{sub}/status"
         client.publish(topic, b"online", qos=1).wait_for_publish(5)
-        assert sorted(k for k, _ in await _events(presence, 2)) == [DEVICE_CONNECTED] * 2
+        assert [k for k, _, _ in await _events(presence, 2)] == [DeviceConnected] * 2
         await _kill(client)
         assert await _events(presence, 2) == [
-            (DEVICE_DISCONNECTED, {"device_key": gateway}),
-            (DEVICE_DISCONNECTED, {"device_key": sub, "gateway": gateway}),
+            (DeviceDisconnected, gateway, None),
+            (DeviceDisconnected, sub, gateway),
         ]
     finally:
         await asyncio.to_thread(client.loop_stop)

@@ -33,11 +33,14 @@ class CommandsRepository:
         )
         return result.scalars().all()
 
-    async def expire_open(self, now: datetime) -> int:
+    async def expire_open(self, now: datetime) -> list[tuple[int, str]]:
+        """Expire open commands past their time; (device_id, request_id) of each. RETURNING
+        names exactly the rows this statement changed, even when an answer races it."""
         result = await self.session.execute(
             update(Command)
             .where(Command.state.in_(OPEN_STATES), Command.expires_at < now)
             .values(state="expired")
+            .returning(Command.device_id, Command.request_id)
             .execution_options(synchronize_session=False)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return [(device_id, request_id) for device_id, request_id in result.all()]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from thingport.bus.events import COMMAND_UPDATED, Event
+from thingport.bus.events import CommandUpdated
 from thingport.bus.protocol import EventBus
 from thingport.core.accounts.schemas import Principal
 from thingport.core.commands.models import Command
@@ -161,22 +161,31 @@ class CommandsService:
         return _out(command, device.key)
 
     async def expire_due(self) -> int:
-        """Mark open commands past their expiry as expired; returns how many."""
-        return await self.repo.expire_open(utcnow())
+        """Mark open commands past their expiry as expired, announcing each; returns how many."""
+        expired = await self.repo.expire_open(utcnow())
+        if expired:
+            keys = await self.devices.repo.keys_by_id(sorted({d for d, _ in expired}))
+            self._publish(
+                [
+                    CommandUpdated(device_id, keys.get(device_id, ""), request_id, "expired")
+                    for device_id, request_id in expired
+                ]
+            )
+        return len(expired)
 
     async def _device_key(self, command: Command) -> str:
         keys = await self.devices.repo.keys_by_id([command.device_id])
         return keys.get(command.device_id, "")
 
     def _announce(self, command: Command, device_key: str) -> None:
-        event = Event(
-            COMMAND_UPDATED,
-            command.device_id,
-            {"device_key": device_key, "command_id": command.request_id, "state": command.state},
+        self._publish(
+            [CommandUpdated(command.device_id, device_key, command.request_id, command.state)]
         )
+
+    def _publish(self, events: list[CommandUpdated]) -> None:
         bus = self.bus
 
-        async def publish() -> None:
-            await bus.publish([event])
+        async def publish_command_events() -> None:
+            await bus.publish(events)
 
-        self.uow.after_commit(publish)
+        self.uow.after_commit(publish_command_events)

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from thingport.bus.events import DEVICE_CONNECTED, DEVICE_DISCONNECTED, Event
+from thingport.bus.events import (
+    DeviceConnected,
+    DeviceCreated,
+    DeviceDeleted,
+    DeviceDisconnected,
+    DeviceUpdated,
+    Event,
+)
 from thingport.bus.protocol import EventBus
 from thingport.core.accounts.access import can_change, can_read
 from thingport.core.accounts.models import User
@@ -260,6 +267,7 @@ class DevicesService:
         await self._apply(principal, device, data, data.model_fields_set)
         device.virtual = data.virtual_interval_s is not None
         await self.repo.add(device)
+        self._publish(DeviceCreated(device.id, device.key, device.owner_id))
         return (await self._render([device]))[0]
 
     async def update(self, principal: Principal, key: str, data: DeviceUpdate) -> DeviceOut:
@@ -267,6 +275,7 @@ class DevicesService:
         await self._apply(principal, device, data, data.model_fields_set)
         device.updated_at = utcnow()
         await self.repo.session.flush()
+        self._publish(DeviceUpdated(device.id, device.key, tuple(sorted(data.model_fields_set))))
         return (await self._render([device]))[0]
 
     async def _apply(
@@ -350,6 +359,7 @@ class DevicesService:
         row.properties = {**row.properties, **properties}
         row.updated_at = utcnow()
         await self.repo.session.flush()
+        self._publish(DeviceUpdated(device.id, device.key, ("properties",)))
 
     async def set_connected(self, device: DeviceRef, connected: bool) -> bool:
         """Record a session opening or closing, and tell subscribers after the commit. Returns
@@ -365,7 +375,11 @@ class DevicesService:
             row.last_seen_at = utcnow()
         await self.repo.session.flush()
         if changed:
-            self._announce_presence(device.id, device.key, connected)
+            self._publish(
+                DeviceConnected(device.id, device.key)
+                if connected
+                else DeviceDisconnected(device.id, device.key)
+            )
         if not connected:
             await self._disconnect_below(device)
         return changed
@@ -379,7 +393,7 @@ class DevicesService:
         while parents:
             for child in await self.repo.connected_children(parents):
                 child.connected = False
-                self._announce_presence(child.id, child.key, False, gateway=gateway.key)
+                self._publish(DeviceDisconnected(child.id, child.key, gateway=gateway.key))
             # Walk down through every child, connected or not: a disconnected gateway below
             # may still have connected devices of its own.
             parents = [i for i in await self.repo.children_of(parents) if i not in seen]
@@ -390,21 +404,16 @@ class DevicesService:
         """The key of the device's parent, the gateway commands for it go through."""
         return await self.repo.parent_key(device.id)
 
-    def _announce_presence(
-        self, device_id: int, key: str, connected: bool, gateway: str | None = None
-    ) -> None:
+    def _publish(self, event: Event) -> None:
+        """Tell subscribers once the transaction has committed (never, if it rolls back)."""
         if self.bus is None:
             return
         bus = self.bus
-        payload: dict[str, object] = {"device_key": key}
-        if gateway is not None:
-            payload["gateway"] = gateway
-        event = Event(DEVICE_CONNECTED if connected else DEVICE_DISCONNECTED, device_id, payload)
 
-        async def publish() -> None:
+        async def publish_device_event() -> None:
             await bus.publish([event])
 
-        self.uow.after_commit(publish)
+        self.uow.after_commit(publish_device_event)
 
     async def resolve_many(
         self, principal: Principal, keys: Sequence[str]
@@ -465,6 +474,8 @@ class DevicesService:
         device = await self._changeable(principal, key)
         ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
         await self.repo.delete(device)
+        # Live subscriptions to it end here (core/live): its id may be given to a new device.
+        self._publish(DeviceDeleted(ref.id, ref.key))
         return ref
 
     async def resolve_by_mac(self, mac_address: str) -> DeviceOut | None:

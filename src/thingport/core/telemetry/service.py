@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from thingport.bus.events import TELEMETRY, Event
+from thingport.bus.events import SeriesInfo, TelemetryReceived
 from thingport.bus.protocol import EventBus
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.service import DeviceRef, DevicesService
@@ -121,7 +121,7 @@ class TelemetryService:
         _validate(batches[0][1] if len(batches) == 1 else [r for _, rs in batches for r in rs])
         series = await self._series_for(batches)
         rows: list[PointRow] = []
-        events: list[Event] = []
+        events: list[TelemetryReceived] = []
         for device, readings in batches:
             known = series[device.id]
             device_rows = [
@@ -129,19 +129,16 @@ class TelemetryService:
                 for r in readings
             ]
             rows.extend(device_rows)
-            # Columnar payload: the rows list is shared, not copied into one dict per point.
+            # Columnar: the event shares the rows list, nothing is built per point.
             events.append(
-                Event(
-                    TELEMETRY,
+                TelemetryReceived(
                     device.id,
-                    {
-                        "device_key": device.key,
-                        "series": [
-                            {"id": entry.id, "key": key, "name": entry.name, "uuid": entry.uuid}
-                            for key, entry in known.items()
-                        ],
-                        "points": device_rows,
-                    },
+                    device.key,
+                    tuple(
+                        SeriesInfo(entry.id, key, entry.name, entry.uuid)
+                        for key, entry in known.items()
+                    ),
+                    device_rows,
                 )
             )
         await self.store.write(self.uow.session, rows)

@@ -17,10 +17,11 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
-from thingport.bus.events import TELEMETRY
-from thingport.bus.protocol import Subscription
+from thingport.bus.events import TelemetryReceived
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.schemas import DeviceCreate as CoreDeviceCreate
+from thingport.core.live.schemas import LiveFilter
+from thingport.core.live.subscription import LiveSubscription
 from thingport.core.telemetry.query import reading_time
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
@@ -29,7 +30,7 @@ from thingport.dialects.smartmocha.errors import install_error_handlers
 from thingport.kit.errors import InvalidInput, Unauthenticated
 from thingport.platform import Core
 from thingport.web.credentials import BasicCredentials, parse_authorization
-from thingport.web.deps import CoreDep, platform_of
+from thingport.web.deps import CoreDep
 
 router = APIRouter(prefix="/v0")
 
@@ -176,13 +177,12 @@ def _request_errors(error: ValidationError, single: bool) -> list[dict[str, Any]
 
 
 @router.get("/device/{device_id}/stream", response_class=EventSourceResponse)
-async def stream(
-    device_id: str, request: Request, core: CoreDep, principal: PrincipalDep
-) -> EventSourceResponse:
+async def stream(device_id: str, core: CoreDep, principal: PrincipalDep) -> EventSourceResponse:
     """Server-sent events, one `data:` line per point, as points are stored."""
-    device = await core.devices.resolve(principal, device_id)
-    # Subscribe before answering, so nothing ingested after the client connected is missed.
-    subscription = platform_of(request).bus.subscribe(device_ids=[device.id], kinds=[TELEMETRY])
+    # Subscribed before answering, so nothing ingested after the client connected is missed.
+    subscription = await core.live.subscribe(
+        principal, LiveFilter.of(device_id, event_types=[TelemetryReceived])
+    )
     return EventSourceResponse(
         _stream_events(subscription),
         sep="\n",
@@ -190,14 +190,15 @@ async def stream(
     )
 
 
-async def _stream_events(subscription: Subscription) -> AsyncIterator[ServerSentEvent]:
+async def _stream_events(subscription: LiveSubscription) -> AsyncIterator[ServerSentEvent]:
     try:
         async for event in subscription:
-            device_key = event.payload["device_key"]
-            names = {series["id"]: series["name"] for series in event.payload["series"]}
-            for series_id, ts, value in event.payload["points"]:
+            if not isinstance(event, TelemetryReceived):
+                continue
+            names = {series.id: series.name for series in event.series}
+            for series_id, ts, value in event.points:
                 line = {
-                    "device": device_key,
+                    "device": event.device_key,
                     "data": [[ts, value]],
                     "metric": names[series_id],
                     "type": "data",
