@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Account
-from thingport.core.accounts.access import can_change, can_read
+from thingport.core.access import can_change, can_read
 from thingport.core.accounts.models import ApiKey, User
-from thingport.core.accounts.schemas import Principal, UserCreate
+from thingport.core.accounts.schemas import Principal, Role, UserCreate
 from thingport.kit.errors import Conflict, Unauthenticated
 from thingport.platform import Platform
 
@@ -83,7 +83,7 @@ def test_access_rules() -> None:
     owner = Principal(user_id=1, username="owner")
     member = Principal(user_id=2, username="member", group_ids=frozenset({7}))
     stranger = Principal(user_id=3, username="stranger")
-    admin = Principal(user_id=4, username="root", role="admin")
+    admin = Principal(user_id=4, username="root", role=Role.ADMIN)
 
     def private(who: Principal | None) -> bool:
         return can_read(who, owner_id=1, group_ids=[7], public=False)
