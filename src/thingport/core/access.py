@@ -3,7 +3,7 @@
 A rule is a set of grants, each a reason to allow. Every grant is written here twice, side by
 side: as a Python check over the facts of an object already loaded (`Rule.allows`), and as a SQL
 condition over its table (`Rule.where`), so that a list and a lookup can never disagree. Tests
-check that they agree (tests/core/groups/test_policy_agreement.py).
+check that they agree (tests/core/test_access.py).
 
 The rules:
 
