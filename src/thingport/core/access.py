@@ -18,6 +18,13 @@ The rules:
   the device from every other group it is shared with, which is more than administering one
   group's view of it. Unsharing it from the group is what such an administrator may do.
 
+Sharing a device with a group, or unsharing it, is a change of the device: whoever may change
+it and belongs to the group may do it (core/groups/service.py). A group administrator may thus
+pass a device shared with their group on to another group they belong to.
+
+A user account is its own owner (`can_change(viewer, owner_id=user.id)`): the user themself and
+platform admins change it; no group grants anything on accounts.
+
 Groups themselves: their members see them, their administrators (and platform admins) manage
 members and roles (`can_see_group`, `can_administer_group`). Those take the caller's role as
 just read with the group, not the principal's memberships, which are as old as its

@@ -165,7 +165,7 @@ async def test_a_group_administrator_may_not_delete_a_shared_device(
         await core.groups.share_device(alice.principal, group.id, "LAB-1")
     admin = await _fresh(platform, bob)
     async with platform.core() as core:
-        with pytest.raises(Forbidden):
+        with pytest.raises(Forbidden, match="not delete it"):
             await core.delete_device(admin, "LAB-1")
     async with platform.core() as core:
         assert (await core.devices.get(alice.principal, "LAB-1")).key == "LAB-1"

@@ -139,7 +139,7 @@ class DevicesService:
     ) -> Device:
         device = await self._readable(principal, key)
         if not await self._allows(rule, principal, device):
-            raise Forbidden(f"you may read device {key!r} but not change it")
+            raise Forbidden(f"you may read device {key!r} but not {rule.name} it")
         return device
 
     async def resolve(
@@ -476,9 +476,9 @@ class DevicesService:
         return ref, device.type_id
 
     async def delete(self, principal: Principal, key: str) -> DeviceRef:
-        """Remove a device the principal may change. Its series go with it (cascade); points
-        have no foreign key, so the caller deletes them through the telemetry service first
-        (`Core.delete_device` does both). Only admins and owners may (`DELETABLE`)."""
+        """Remove a device the principal may delete (`DELETABLE`: its owner or an admin). Its
+        series go with it (cascade); points have no foreign key, so the caller deletes them
+        through the telemetry service first (`Core.delete_device` does both)."""
         device = await self._changeable(principal, key, DELETABLE)
         ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
         await self.repo.delete(device)
