@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Account, make_account
-from thingport.core.accounts.schemas import Principal, UserCreate
+from thingport.core.accounts.schemas import SYSTEM, Principal, UserCreate
 from thingport.core.devices.schemas import DeviceCreate, DeviceUpdate
 from thingport.core.groups.schemas import GroupCreate, GroupRole
 from thingport.kit.errors import Conflict, Forbidden, NotFound
@@ -69,6 +69,10 @@ async def test_the_creator_administers_the_new_group(platform: Platform, alice: 
         assert (await core.groups.get(principal, created.id)).role is GroupRole.ADMINISTRATOR
         members = await core.groups.members(principal, created.id)
     assert [(m.username, m.role) for m in members] == [("alice", GroupRole.ADMINISTRATOR)]
+    # Only a person joins a group: the platform itself does not create one.
+    async with platform.core() as core:
+        with pytest.raises(Forbidden):
+            await core.groups.create(SYSTEM, GroupCreate(name="system's"))
 
 
 async def test_only_administrators_manage_members(
