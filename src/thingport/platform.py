@@ -16,6 +16,7 @@ from thingport.core.catalog.service import CatalogService
 from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
 from thingport.core.devices.service import DeviceRef, DevicesService
+from thingport.core.groups.service import GroupsService
 from thingport.core.live.service import LiveService
 from thingport.core.notify.mail import Mailer, build_mailer
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
@@ -62,8 +63,9 @@ class Core:
 
     async def delete_device(self, principal: Principal, key: str) -> DeviceRef:
         """A device and everything recorded for it; refused (403/404) unless the principal may
-        change it. Spans two domains, so it lives here rather than in either service."""
-        device = await self.devices.resolve(principal, key, change=True)
+        delete it (`core.access.DELETABLE`). Spans two domains, so it lives here rather than in
+        either service."""
+        device = await self.devices.resolve_deletable(principal, key)
         await self.telemetry.delete_device_data(device)
         return await self.devices.delete(principal, key)
 
@@ -84,6 +86,15 @@ class Core:
             self.uow,
             online_window=timedelta(seconds=self.platform.settings.online_window_seconds),
             bus=self.platform.bus,
+        )
+
+    @cached_property
+    def groups(self) -> GroupsService:
+        return GroupsService(
+            self.uow,
+            accounts=self.accounts,
+            devices=self.devices,
+            token_cache=self.platform.token_cache,
         )
 
     @cached_property

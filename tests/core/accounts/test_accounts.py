@@ -4,9 +4,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import Account
-from thingport.core.accounts.access import can_change, can_read
 from thingport.core.accounts.models import ApiKey, User
-from thingport.core.accounts.schemas import Principal, UserCreate
+from thingport.core.accounts.schemas import UserCreate
 from thingport.kit.errors import Conflict, Unauthenticated
 from thingport.platform import Platform
 
@@ -77,24 +76,3 @@ async def test_replacing_a_named_key_revokes_the_old_one(
             await core.accounts.authenticate_token(first.token)
         # the key named "test" from the fixture is untouched
         assert (await core.accounts.authenticate_token(alice.token)).username == "alice"
-
-
-def test_access_rules() -> None:
-    owner = Principal(user_id=1, username="owner")
-    member = Principal(user_id=2, username="member", group_ids=frozenset({7}))
-    stranger = Principal(user_id=3, username="stranger")
-    admin = Principal(user_id=4, username="root", role="admin")
-
-    def private(who: Principal | None) -> bool:
-        return can_read(who, owner_id=1, group_ids=[7], public=False)
-
-    assert private(owner)
-    assert private(member)
-    assert not private(stranger)
-    assert not private(None)
-    assert private(admin)
-    assert can_read(None, owner_id=1, group_ids=[], public=True)
-    assert can_change(owner, owner_id=1)
-    assert can_change(admin, owner_id=1)
-    assert not can_change(member, owner_id=1)
-    assert not can_change(None, owner_id=1)

@@ -7,12 +7,12 @@ from sqlalchemy import func, select
 
 from tests.conftest import Account, make_account
 from thingport.core.accounts.models import ApiKey, User
-from thingport.core.accounts.schemas import Principal, ProfileInput
+from thingport.core.accounts.schemas import Principal, ProfileInput, Role
 from thingport.kit.errors import InvalidFields, NotFound, Unauthenticated
 from thingport.kit.listing import Filter, ListQuery, SortKey
 from thingport.platform import Platform
 
-ADMIN = Principal(user_id=10_000, username="root", role="admin")
+ADMIN = Principal(user_id=10_000, username="root", role=Role.ADMIN)
 
 
 def _input(**fields: str | None) -> ProfileInput:

@@ -5,11 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import Account
-from thingport.core.accounts.models import Group, GroupMember
 from thingport.core.accounts.schemas import Principal
-from thingport.core.devices.models import DeviceGroup
 from thingport.core.devices.schemas import DeviceCreate, DeviceUpdate
 from thingport.core.devices.status import derive_status
+from thingport.core.groups.schemas import GroupCreate
 from thingport.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from thingport.platform import Platform
 
@@ -84,13 +83,10 @@ async def test_group_share_gives_read_not_write(
     platform: Platform, alice: Account, bob: Account
 ) -> None:
     async with platform.core() as core:
-        device = await core.devices.create(alice.principal, DeviceCreate(key="SHARED"))
-        session = core.uow.session
-        group = Group(name="lab", owner_id=alice.principal.user_id)
-        session.add(group)
-        await session.flush()
-        session.add(GroupMember(group_id=group.id, user_id=bob.principal.user_id))
-        session.add(DeviceGroup(device_id=device.id, group_id=group.id))
+        await core.devices.create(alice.principal, DeviceCreate(key="SHARED"))
+        group = await core.groups.create(alice.principal, GroupCreate(name="lab"))
+        await core.groups.add_member(alice.principal, group.id, bob.principal.user_id)
+        await core.groups.share_device(alice.principal, group.id, "SHARED")
     async with platform.core() as core:
         bob_now = await core.accounts.authenticate_token(bob.token)
         assert group.id in bob_now.group_ids

@@ -1,5 +1,5 @@
-"""Tables of the accounts domain: users, groups, memberships, API keys, MQTT credentials and
-password resets."""
+"""Tables of the accounts domain: users, API keys, MQTT credentials and password resets
+(groups and memberships are in core/groups/models.py)."""
 
 from __future__ import annotations
 
@@ -31,27 +31,6 @@ class User(Base):
     verification_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class Group(Base):
-    __tablename__ = "groups"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class GroupMember(Base):
-    __tablename__ = "group_members"
-
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    role: Mapped[str] = mapped_column(String(16), default="member")
 
 
 class ApiKey(Base):

@@ -9,13 +9,8 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from thingport.core.accounts.models import (
-    ApiKey,
-    GroupMember,
-    MqttCredential,
-    PasswordReset,
-    User,
-)
+from thingport.core.accounts.models import ApiKey, MqttCredential, PasswordReset, User
+from thingport.core.groups.models import GroupMember
 from thingport.kit.listing import ListQuery
 from thingport.storage.listing import filtered
 
@@ -131,11 +126,13 @@ class AccountsRepository:
             .values(used_at=now)
         )
 
-    async def token_owner(self, prefix: str) -> tuple[str, User, frozenset[int]] | None:
-        """The key's secret hash, its user and the user's groups, in one round trip: this runs
-        on every token-authenticated request."""
+    async def token_owner(
+        self, prefix: str
+    ) -> tuple[str, User, list[tuple[int, str]]] | None:
+        """The key's secret hash, its user and the user's memberships (group id, role), in one
+        round trip: this runs on every token-authenticated request."""
         result = await self.session.execute(
-            select(ApiKey.secret_hash, User, GroupMember.group_id)
+            select(ApiKey.secret_hash, User, GroupMember.group_id, GroupMember.role)
             .join(User, User.id == ApiKey.user_id)
             .outerjoin(GroupMember, GroupMember.user_id == User.id)
             .where(ApiKey.prefix == prefix)
@@ -143,16 +140,17 @@ class AccountsRepository:
         rows = result.all()
         if not rows:
             return None
-        groups = frozenset(row[2] for row in rows if row[2] is not None)
-        return rows[0][0], rows[0][1], groups
+        memberships = [(row[2], row[3]) for row in rows if row[2] is not None]
+        return rows[0][0], rows[0][1], memberships
 
     async def delete_api_keys_named(self, user_id: int, name: str) -> None:
         await self.session.execute(
             delete(ApiKey).where(ApiKey.user_id == user_id, ApiKey.name == name)
         )
 
-    async def group_ids_of(self, user_id: int) -> frozenset[int]:
+    async def memberships_of(self, user_id: int) -> list[tuple[int, str]]:
+        """(group id, role) of every group the user belongs to."""
         result = await self.session.execute(
-            select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+            select(GroupMember.group_id, GroupMember.role).where(GroupMember.user_id == user_id)
         )
-        return frozenset(result.scalars().all())
+        return [(row[0], row[1]) for row in result.all()]

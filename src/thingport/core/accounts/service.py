@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Literal
 
-from thingport.core.accounts.access import can_change
+from thingport.core.access import can_change
 from thingport.core.accounts.models import ApiKey, MqttCredential, PasswordReset, User
 from thingport.core.accounts.passwords import (
     hash_password,
@@ -25,12 +26,14 @@ from thingport.core.accounts.schemas import (
     IssuedMqttCredentials,
     Principal,
     ProfileInput,
+    Role,
     UserCreate,
     UserOut,
     UserProfile,
 )
 from thingport.core.accounts.token_cache import TokenCache
 from thingport.core.accounts.validation import normalized, password_errors
+from thingport.core.groups.schemas import GroupRole
 from thingport.core.notify.mail import Mailer, Outbox, UnconfiguredMailer
 from thingport.kit.errors import Conflict, InvalidFields, NotFound, Unauthenticated
 from thingport.kit.listing import ListQuery, Page
@@ -53,6 +56,20 @@ def _split_token(token: str) -> tuple[str, str] | None:
     if len(parts) != 3 or parts[0] != TOKEN_TAG or not parts[1] or not parts[2]:
         return None
     return parts[1], parts[2]
+
+
+def _principal_of(user: User, memberships: Iterable[tuple[int, str]]) -> Principal:
+    """The principal a user authenticates as, with their memberships: (group id, role) pairs."""
+    pairs = list(memberships)
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        group_ids=frozenset(group_id for group_id, _ in pairs),
+        admin_group_ids=frozenset(
+            group_id for group_id, role in pairs if role == GroupRole.ADMINISTRATOR
+        ),
+    )
 
 
 def _profile(user: User, viewer: Principal | None) -> UserProfile:
@@ -101,7 +118,7 @@ class AccountsService:
         user = User(
             username=data.username,
             email=data.email,
-            role=data.role,
+            role=data.role.value,
             password_hash=hash_password(data.password) if data.password else None,
         )
         await self.repo.add(user)
@@ -174,15 +191,10 @@ class AccountsService:
         )
         if user is None:
             return None
-        return Principal(user_id=user.id, username=user.username, role=user.role)
+        return await self._principal(user)
 
     async def _principal(self, user: User) -> Principal:
-        return Principal(
-            user_id=user.id,
-            username=user.username,
-            role=user.role,
-            group_ids=await self.repo.group_ids_of(user.id),
-        )
+        return _principal_of(user, await self.repo.memberships_of(user.id))
 
     async def authenticate_token(self, token: str) -> Principal:
         token = token.strip()
@@ -193,10 +205,8 @@ class AccountsService:
         found = await self.repo.token_owner(parts[0]) if parts else None
         if parts is None or found is None or not secret_matches(found[0], parts[1]):
             raise Unauthenticated("invalid API token")
-        _, user, group_ids = found
-        principal = Principal(
-            user_id=user.id, username=user.username, role=user.role, group_ids=group_ids
-        )
+        _, user, memberships = found
+        principal = _principal_of(user, memberships)
         self.token_cache.put(token, principal)
         return principal
 
@@ -240,7 +250,7 @@ class AccountsService:
         values = await self._checked(data, creating=True)
         password = values.pop("password")
         assert password is not None  # a required field: _checked refused a blank one
-        user = User(password_hash=hash_password(password), role="user", **values)
+        user = User(password_hash=hash_password(password), role=Role.USER.value, **values)
         if not await self.repo.save_user(user):
             raise InvalidFields({"username": [_TAKEN_BY_NOW]})
         return _profile(user, viewer)

@@ -1,4 +1,5 @@
-"""Tables of the devices domain: device types, devices (with parent/child) and group shares."""
+"""Tables of the devices domain: device types and devices (with parent/child); the group
+shares are in core/groups/models.py."""
 
 from __future__ import annotations
 
@@ -76,16 +77,3 @@ class Device(Base):
     virtual_interval_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class DeviceGroup(Base):
-    """A device shared with a group: its members may read it."""
-
-    __tablename__ = "device_groups"
-
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
-    )
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True
-    )

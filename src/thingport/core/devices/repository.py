@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thingport.core.access import READABLE, Rule, Shares, Target
 from thingport.core.accounts.models import User
 from thingport.core.accounts.schemas import Principal
-from thingport.core.devices.models import Device, DeviceGroup, DeviceType
+from thingport.core.devices.models import Device, DeviceType
 from thingport.core.devices.privacy import SHOWN_LATITUDE, SHOWN_LONGITUDE
+from thingport.core.groups.models import DeviceGroup
 from thingport.kit.listing import ListQuery
 from thingport.storage.fastpath import driver_of
 from thingport.storage.listing import Columns, filtered
@@ -24,8 +25,13 @@ _TOUCH = (
     "WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
 )
 
-
-_S = TypeVar("_S", bound=Select[*tuple[Any, ...]])
+# The columns the access policy's SQL form reads for devices.
+DEVICES = Target(
+    owner_id=Device.owner_id,
+    id=Device.id,
+    public=Device.public,
+    shares=Shares(object_id=DeviceGroup.device_id, group_id=DeviceGroup.group_id),
+)
 
 
 class DevicesRepository:
@@ -47,32 +53,28 @@ class DevicesRepository:
         result = await self.session.execute(select(Device.id).where(Device.key == key))
         return result.first() is not None
 
-    async def visible_to(self, principal: Principal) -> Sequence[Device]:
-        """Devices the principal owns or that are shared with one of its groups."""
-        query = select(Device).order_by(Device.id)
-        if not principal.is_admin:
-            shared = select(DeviceGroup.device_id).where(
-                DeviceGroup.group_id.in_(principal.group_ids)
-            )
-            query = query.where(or_(Device.owner_id == principal.user_id, Device.id.in_(shared)))
-        result = await self.session.execute(query)
+    async def allowed(self, principal: Principal | None, rule: Rule) -> Sequence[Device]:
+        """Every device `rule` allows the principal, in id order."""
+        result = await self.session.execute(
+            select(Device).where(rule.where(principal, DEVICES)).order_by(Device.id)
+        )
         return result.scalars().all()
 
-    @staticmethod
-    def _readable_by(statement: _S, principal: Principal | None) -> _S:
-        """Narrow to devices the principal may read: public, owned or shared with a group."""
-        if principal is None:
-            return statement.where(Device.public.is_(True))
-        if principal.is_admin:
-            return statement
-        shared = select(DeviceGroup.device_id).where(DeviceGroup.group_id.in_(principal.group_ids))
-        return statement.where(
-            or_(
-                Device.public.is_(True),
-                Device.owner_id == principal.user_id,
-                Device.id.in_(shared),
-            )
+    async def allowed_keys(self, principal: Principal | None, rule: Rule) -> list[str]:
+        result = await self.session.execute(
+            select(Device.key).where(rule.where(principal, DEVICES)).order_by(Device.id)
         )
+        return list(result.scalars().all())
+
+    async def shared_with(self, principal: Principal | None, group_id: int) -> Sequence[Device]:
+        """The devices shared with a group, of those the principal may read."""
+        result = await self.session.execute(
+            select(Device)
+            .join(DeviceGroup, DeviceGroup.device_id == Device.id)
+            .where(DeviceGroup.group_id == group_id, READABLE.where(principal, DEVICES))
+            .order_by(Device.id)
+        )
+        return result.scalars().all()
 
     async def readable_ids_by_owner(
         self, principal: Principal | None, owner_ids: Sequence[int]
@@ -80,8 +82,8 @@ class DevicesRepository:
         found: dict[int, list[int]] = {owner_id: [] for owner_id in owner_ids}
         if not owner_ids:
             return found
-        statement = self._readable_by(
-            select(Device.owner_id, Device.id).where(Device.owner_id.in_(owner_ids)), principal
+        statement = select(Device.owner_id, Device.id).where(
+            Device.owner_id.in_(owner_ids), READABLE.where(principal, DEVICES)
         )
         for owner_id, device_id in (
             await self.session.execute(statement.order_by(Device.id))
@@ -93,8 +95,10 @@ class DevicesRepository:
         self, principal: Principal | None, query: ListQuery, columns: Columns
     ) -> tuple[Sequence[Device], int]:
         """One page of the devices a principal may read, and how many there are in all."""
-        statement = self._readable_by(
-            select(Device).join(User, User.id == Device.owner_id), principal
+        statement = (
+            select(Device)
+            .join(User, User.id == Device.owner_id)
+            .where(READABLE.where(principal, DEVICES))
         )
         page, count = filtered(
             statement,

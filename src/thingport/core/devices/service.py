@@ -17,7 +17,7 @@ from thingport.bus.events import (
     Event,
 )
 from thingport.bus.protocol import EventBus
-from thingport.core.accounts.access import can_change, can_read
+from thingport.core.access import CHANGEABLE, DELETABLE, OWN_OR_SHARED, READABLE, Facts, Rule
 from thingport.core.accounts.models import User
 from thingport.core.accounts.passwords import hash_secret
 from thingport.core.accounts.schemas import Principal
@@ -126,28 +126,27 @@ class DevicesService:
 
     async def _readable(self, principal: Principal | None, key: str) -> Device:
         device = await self.repo.by_key(key)
-        if device is None or not await self._may_read(principal, device):
+        if device is None or not await self._allows(READABLE, principal, device):
             raise NotFound(f"device {key!r} not found", field="device_id")
         return device
 
-    async def _may_read(self, principal: Principal | None, device: Device) -> bool:
-        # Owners, admins and public devices need no look at the device's groups: that query
-        # runs only when group membership is what could grant access.
-        if can_read(principal, owner_id=device.owner_id, group_ids=(), public=device.public):
+    async def _allows(self, rule: Rule, principal: Principal | None, device: Device) -> bool:
+        facts = Facts(owner_id=device.owner_id, public=device.public)
+        if rule.allows(principal, facts):
             return True
-        if principal is None or not principal.group_ids:
+        # The device's groups are looked up only when a membership could grant what the
+        # owner, admin and public grants did not.
+        if not rule.needs_groups(principal):
             return False
-        return can_read(
-            principal,
-            owner_id=device.owner_id,
-            group_ids=await self.repo.group_ids(device.id),
-            public=device.public,
-        )
+        groups = frozenset(await self.repo.group_ids(device.id))
+        return rule.allows(principal, Facts(device.owner_id, device.public, groups))
 
-    async def _changeable(self, principal: Principal, key: str) -> Device:
+    async def _changeable(
+        self, principal: Principal, key: str, rule: Rule = CHANGEABLE
+    ) -> Device:
         device = await self._readable(principal, key)
-        if not can_change(principal, owner_id=device.owner_id):
-            raise Forbidden(f"you may read device {key!r} but not change it")
+        if not await self._allows(rule, principal, device):
+            raise Forbidden(f"you may read device {key!r} but not {rule.name} it")
         return device
 
     async def resolve(
@@ -161,10 +160,15 @@ class DevicesService:
             device = await self._changeable(principal, key)
         return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
 
+    async def resolve_deletable(self, principal: Principal, key: str) -> DeviceRef:
+        """Like `resolve(change=True)`, for a device about to be deleted (`DELETABLE`)."""
+        device = await self._changeable(principal, key, DELETABLE)
+        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
     async def resolve_id(self, principal: Principal | None, device_id: int) -> DeviceRef:
         """Like resolve, for a device known by its internal id (from another domain's row)."""
         device = await self.repo.by_id(device_id)
-        if device is None or not await self._may_read(principal, device):
+        if device is None or not await self._allows(READABLE, principal, device):
             raise NotFound("device not found", field="device_id")
         return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
 
@@ -173,7 +177,18 @@ class DevicesService:
         return (await self._render([device]))[0]
 
     async def list_visible(self, principal: Principal) -> list[DeviceOut]:
-        return await self._render(await self.repo.visible_to(principal))
+        """The devices the principal owns or that are shared with one of its groups (every
+        device, for an admin): `OWN_OR_SHARED`, so other people's public devices are left out."""
+        return await self._render(await self.repo.allowed(principal, OWN_OR_SHARED))
+
+    async def changeable_keys(self, principal: Principal) -> list[str]:
+        """Keys of every device the principal may change (an MQTT client's topics)."""
+        return await self.repo.allowed_keys(principal, CHANGEABLE)
+
+    async def list_shared_with(self, principal: Principal, group_id: int) -> list[DeviceOut]:
+        """The devices shared with a group that the principal may read. Whether the principal
+        may see the group at all is the groups service's to decide."""
+        return await self._render(await self.repo.shared_with(principal, group_id))
 
     async def search(self, principal: Principal | None, query: ListQuery) -> Page[DeviceOut]:
         """A page of the devices the principal may read (anonymous: public ones), filtered and
@@ -189,7 +204,7 @@ class DevicesService:
 
     async def get_by_id(self, principal: Principal | None, device_id: int) -> DeviceOut:
         device = await self.repo.by_id(device_id)
-        if device is None or not await self._may_read(principal, device):
+        if device is None or not await self._allows(READABLE, principal, device):
             raise NotFound(f"Couldn't find Device with 'id'={device_id}", field="id")
         return (await self._render([device]))[0]
 
@@ -425,7 +440,9 @@ class DevicesService:
         through `resolve` one by one."""
         found: dict[str, DeviceRef] = {}
         for id_, key, name, owner_id in await self.repo.refs_by_keys(sorted(set(keys))):
-            if can_change(principal, owner_id=owner_id):
+            # Without the devices' groups this is stricter than `resolve`, never looser: a
+            # device only a group administration grants goes through `resolve` below.
+            if CHANGEABLE.allows(principal, Facts(owner_id=owner_id)):
                 found[key] = DeviceRef(id=id_, key=key, name=name, owner_id=owner_id)
         refused: dict[str, NotFound | Forbidden] = {}
         for key in keys:
@@ -468,10 +485,10 @@ class DevicesService:
         return ref, device.type_id
 
     async def delete(self, principal: Principal, key: str) -> DeviceRef:
-        """Remove a device the principal may change. Its series go with it (cascade); points
-        have no foreign key, so the caller deletes them through the telemetry service first
-        (`Core.delete_device` does both)."""
-        device = await self._changeable(principal, key)
+        """Remove a device the principal may delete (`DELETABLE`: its owner or an admin). Its
+        series go with it (cascade); points have no foreign key, so the caller deletes them
+        through the telemetry service first (`Core.delete_device` does both)."""
+        device = await self._changeable(principal, key, DELETABLE)
         ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
         await self.repo.delete(device)
         # Live subscriptions to it end here (core/live): its id may be given to a new device.

@@ -50,8 +50,7 @@ from amqtt.plugins.base import (  # type: ignore[import-untyped]
 )
 from amqtt.session import INCOMING  # type: ignore[import-untyped]
 
-from thingport.core.accounts.access import can_change
-from thingport.core.accounts.schemas import Principal
+from thingport.core.accounts.schemas import Principal, PrincipalKind
 from thingport.core.commands.schemas import CommandDelivery
 from thingport.core.devices.service import DeviceRef
 from thingport.kit.errors import ThingportError
@@ -71,7 +70,7 @@ BATCH_SIZE = 1000
 # Who a client logged in with a device token acts as: nobody. Its messages name their device
 # by the token, which is the credential; a principal that owns nothing and is no admin makes
 # sure that nothing else it might send could be stored on anyone's behalf.
-KIT_PRINCIPAL = Principal(user_id=-1, username="device-token", role="device")
+KIT_PRINCIPAL = Principal(user_id=-1, username="device-token", kind=PrincipalKind.DEVICE)
 
 
 @dataclass(slots=True)
@@ -200,12 +199,11 @@ class EmbeddedBroker:
         try:
             async with self.platform.core() as core:
                 principal = await core.accounts.authenticate_mqtt(username, password)
-                devices = await core.devices.list_visible(principal)
+                keys = await core.devices.changeable_keys(principal)
         except ThingportError as error:
             self.refused["connect"] += 1
             log.warning("refused MQTT client %r (user %r): %s", client_id, username, error.message)
             return False
-        keys = [d.key for d in devices if can_change(principal, owner_id=d.owner_id)]
         identity = ClientIdentity(client_id=client_id, username=username)
         filters = [f for codec in self.codecs for f in codec.allowed_topics(identity, keys)]
         previous = self.connections.get(client_id)
