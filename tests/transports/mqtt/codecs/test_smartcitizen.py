@@ -178,3 +178,10 @@ def test_subscriptions_and_acl() -> None:
     assert token_topics(TOKEN) == ["device/sck/0a1b2c/#"]
     for bad in ("a/#", "+", ""):
         assert token_topics(bad) == []
+
+
+def test_the_topics_secret_is_the_kits_token() -> None:
+    assert codec.topic_secret(f"device/sck/{TOKEN}/readings") == TOKEN
+    assert codec.topic_secret(f"device/sck/{TOKEN}/anything/else") == TOKEN
+    assert codec.topic_secret("device/sck//readings") is None
+    assert codec.topic_secret("device/sck") is None
