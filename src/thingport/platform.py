@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import cached_property
@@ -12,6 +12,7 @@ from thingport.bus.registry import build_bus
 from thingport.core.accounts.schemas import Principal
 from thingport.core.accounts.service import AccountsService
 from thingport.core.accounts.token_cache import TokenCache
+from thingport.core.catalog.sensor_readings import SensorRefusal, SensorValue, sensor_readings
 from thingport.core.catalog.service import CatalogService
 from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
@@ -19,6 +20,7 @@ from thingport.core.devices.service import DeviceRef, DevicesService
 from thingport.core.groups.service import GroupsService
 from thingport.core.live.service import LiveService
 from thingport.core.notify.mail import Mailer, build_mailer
+from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
 from thingport.storage.engine import Database, UnitOfWork, build_engine
@@ -68,6 +70,14 @@ class Core:
         device = await self.devices.resolve_deletable(principal, key)
         await self.telemetry.delete_device_data(device)
         return await self.devices.delete(principal, key)
+
+    async def sensor_readings(
+        self, device_id: int, type_id: int | None, entries: Sequence[SensorValue]
+    ) -> tuple[list[Reading], list[SensorRefusal]]:
+        """Values named by sensor id or key, as readings of the device's series (kit
+        `type_id`), and the values refused (core/catalog/sensor_readings.py). Needs the
+        catalogue and the device's series, so it lives here rather than in either service."""
+        return await sensor_readings(self.catalog, self.telemetry, device_id, type_id, entries)
 
     @cached_property
     def accounts(self) -> AccountsService:

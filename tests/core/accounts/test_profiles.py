@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.conftest import Account, make_account
 from thingport.core.accounts.models import ApiKey, User
 from thingport.core.accounts.schemas import Principal, ProfileInput, Role
-from thingport.kit.errors import InvalidFields, NotFound, Unauthenticated
+from thingport.kit.errors import InvalidFields, NotFound, Problem, Unauthenticated
 from thingport.kit.listing import Filter, ListQuery, SortKey
 from thingport.platform import Platform
 
@@ -68,15 +68,16 @@ async def test_register_reports_every_problem_at_once_and_stores_nothing(
                     city="x" * 101,
                 )
             )
-    assert raised.value.fields == {
-        "username": ["has already been taken"],
-        "email": ["is invalid"],
-        "password": ["is too short (minimum is 8 characters)"],
-        "city": ["is too long (maximum is 100 characters)"],
-        "country_code": ["is not a two-letter country code"],
-        "url": ["is invalid (an http or https URL)"],
-        "avatar_url": ["is invalid (an http or https URL)"],
+    assert raised.value.problems == {
+        "username": [Problem.taken()],
+        "email": [Problem.invalid("email", "an e-mail address")],
+        "password": [Problem.too_short(8)],
+        "city": [Problem.too_long(100)],
+        "country_code": [Problem.invalid("country_code", "two letters")],
+        "url": [Problem.invalid("web_url", "an http or https URL")],
+        "avatar_url": [Problem.invalid("web_url", "an http or https URL")],
     }
+    assert raised.value.fields["password"] == ["must be at least 8 characters long"]
     assert await _user_count(platform) == 1
 
 
@@ -86,17 +87,17 @@ async def test_register_refuses_a_taken_email_whatever_its_case(
     async with platform.core() as core:
         with pytest.raises(InvalidFields) as raised:
             await core.accounts.register_user(_input(email="Alice@Example.com"))
-    assert raised.value.fields == {"email": ["has already been taken"]}
+    assert raised.value.problems == {"email": [Problem.taken()]}
 
 
 async def test_blank_required_fields_cannot_be_blank(platform: Platform) -> None:
     async with platform.core() as core:
         with pytest.raises(InvalidFields) as raised:
             await core.accounts.register_user(ProfileInput(username=" ", email=None))
-    assert raised.value.fields == {
-        "username": ["can't be blank"],
-        "email": ["can't be blank"],
-        "password": ["can't be blank"],
+    assert raised.value.problems == {
+        "username": [Problem.blank()],
+        "email": [Problem.blank()],
+        "password": [Problem.blank()],
     }
 
 
@@ -126,7 +127,7 @@ async def test_update_refuses_a_name_someone_else_has_but_not_ones_own(
         same = await core.accounts.update_profile(
             alice.principal, ProfileInput(username="alice", email="ALICE@example.com")
         )
-    assert raised.value.fields == {"username": ["has already been taken"]}
+    assert raised.value.problems == {"username": [Problem.taken()]}
     assert same.username == "alice"
 
 
@@ -135,10 +136,14 @@ async def test_find_profile_by_id_or_username(platform: Platform, alice: Account
     async with platform.core() as core:
         by_id = await core.accounts.find_profile(None, str(alice.principal.user_id))
         by_name = await core.accounts.find_profile(None, "jo.doe")
-        with pytest.raises(NotFound, match="'id'=999"):
+        with pytest.raises(NotFound) as by_missing_id:
             await core.accounts.find_profile(None, "999")
-        with pytest.raises(NotFound, match='friendly id: "nobody"'):
+        with pytest.raises(NotFound) as by_missing_name:
             await core.accounts.find_profile(None, "nobody")
+    assert (by_missing_id.value.entity, by_missing_id.value.by) == ("user", "id")
+    assert by_missing_id.value.key == "999"
+    assert (by_missing_name.value.entity, by_missing_name.value.by) == ("user", "name")
+    assert by_missing_name.value.key == "nobody"
     assert by_id.username == "alice"
     assert by_name.username == "jo.doe"
 
@@ -195,8 +200,8 @@ async def test_a_duplicate_the_check_missed_is_refused_by_the_index(
         async with platform.core() as core:
             twin = User(username="alice-twin", email="alice@example.com", role="user")
             assert await core.accounts.repo.save_user(twin) is False
-            raise InvalidFields({"username": ["taken"]})
-    assert refused.value.fields == {"username": ["taken"]}
+            raise InvalidFields({"username": [Problem.taken()]})
+    assert refused.value.problems == {"username": [Problem.taken()]}
     async with platform.core() as core:
         assert await core.accounts.repo.user_by_username("alice-twin") is None
         assert await core.accounts.repo.save_user(

@@ -35,7 +35,7 @@ from thingport.core.accounts.token_cache import TokenCache
 from thingport.core.accounts.validation import normalized, password_errors
 from thingport.core.groups.schemas import GroupRole
 from thingport.core.notify.mail import Mailer, Outbox, UnconfiguredMailer
-from thingport.kit.errors import Conflict, InvalidFields, NotFound, Unauthenticated
+from thingport.kit.errors import Conflict, InvalidFields, NotFound, Problem, Unauthenticated
 from thingport.kit.listing import ListQuery, Page
 from thingport.storage.base import utcnow
 from thingport.storage.engine import UnitOfWork
@@ -92,8 +92,10 @@ def _profile(user: User, viewer: Principal | None) -> UserProfile:
     )
 
 
-# When two requests claim the same username or e-mail at once, the unique index decides.
-_TAKEN_BY_NOW = "or email has just been taken by another account"
+def _taken_meanwhile() -> InvalidFields:
+    """Two requests claimed the same username or e-mail at once and the unique index refused
+    this one; it does not say which of the two fields."""
+    return InvalidFields({"username": [Problem.taken(concurrent=True)]})
 
 
 class AccountsService:
@@ -127,7 +129,7 @@ class AccountsService:
     async def get_user(self, username: str) -> UserOut:
         user = await self.repo.user_by_username(username)
         if user is None:
-            raise NotFound(f"no user named {username!r}")
+            raise NotFound(entity="user", by="name", key=username)
         return UserOut.model_validate(user, from_attributes=True)
 
     async def issue_api_key(
@@ -238,7 +240,7 @@ class AccountsService:
             exclude_id=user_id,
         )
         for name in sorted(taken):
-            errors.setdefault(name, []).append("has already been taken")
+            errors.setdefault(name, []).append(Problem.taken())
         if errors:
             raise InvalidFields(errors)
         return values
@@ -252,14 +254,14 @@ class AccountsService:
         assert password is not None  # a required field: _checked refused a blank one
         user = User(password_hash=hash_password(password), role=Role.USER.value, **values)
         if not await self.repo.save_user(user):
-            raise InvalidFields({"username": [_TAKEN_BY_NOW]})
+            raise _taken_meanwhile()
         return _profile(user, viewer)
 
     async def update_profile(self, principal: Principal, data: ProfileInput) -> UserProfile:
         """The caller changes their own details; only the fields set in `data` change."""
         user = await self.repo.user_by_id(principal.user_id)
         if user is None:
-            raise NotFound("Couldn't find User")
+            raise NotFound(entity="user", by="other")
         values = await self._checked(data, creating=False, user_id=user.id)
         if "password" in values:
             password = values.pop("password")
@@ -270,13 +272,13 @@ class AccountsService:
             setattr(user, name, value)
         user.updated_at = utcnow()
         if not await self.repo.save_user(user):
-            raise InvalidFields({"username": [_TAKEN_BY_NOW]})
+            raise _taken_meanwhile()
         return _profile(user, principal)
 
     async def profile(self, viewer: Principal | None, user_id: int) -> UserProfile:
         user = await self.repo.user_by_id(user_id)
         if user is None:
-            raise NotFound(f"Couldn't find User with 'id'={user_id}")
+            raise NotFound(entity="user", key=user_id)
         return _profile(user, viewer)
 
     async def find_profile(self, viewer: Principal | None, ref: str) -> UserProfile:
@@ -287,8 +289,8 @@ class AccountsService:
             user = await self.repo.user_by_username(ref)
         if user is None:
             if ref.isdigit():
-                raise NotFound(f"Couldn't find User with 'id'={ref}")
-            raise NotFound(f'can\'t find record with friendly id: "{ref}"')
+                raise NotFound(entity="user", key=ref)
+            raise NotFound(entity="user", by="name", key=ref)
         return _profile(user, viewer)
 
     async def list_users(self, viewer: Principal | None, query: ListQuery) -> Page[UserProfile]:
@@ -303,9 +305,9 @@ class AccountsService:
         field "password": clients show them differently."""
         user = await self.repo.user_by_login(login)
         if user is None:
-            raise NotFound("Couldn't find User")
+            raise NotFound(entity="user", by="other")
         if not user.password_hash or not verify_password(user.password_hash, password):
-            raise Unauthenticated("is incorrect", field="password")
+            raise Unauthenticated("wrong password", field="password")
         return await self.issue_api_key(user.id, SESSION_KEY_NAME)
 
     async def request_password_reset(
@@ -320,7 +322,7 @@ class AccountsService:
             login, by_username=by in ("username", "either"), by_email=by in ("email", "either")
         )
         if user is None:
-            raise NotFound("Couldn't find User")
+            raise NotFound(entity="user", by="other")
         token = secrets.token_urlsafe(_RESET_TOKEN_BYTES)
         now = utcnow()
         await self.repo.add(
@@ -348,7 +350,7 @@ class AccountsService:
         reset = await self.repo.open_password_reset(hash_secret(token), utcnow())
         user = await self.repo.user_by_id(reset.user_id) if reset is not None else None
         if reset is None or user is None:
-            raise NotFound("Couldn't find User")
+            raise NotFound(entity="user", by="other")
         return reset, user
 
     async def password_reset_profile(self, token: str, viewer: Principal | None) -> UserProfile:

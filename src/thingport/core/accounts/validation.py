@@ -1,9 +1,5 @@
-"""Rules for the details people give about themselves, reported field by field.
-
-The messages read like the ones Rails-backed clouds send (`is too short (minimum is 8
-characters)`), because that is what several dialects show their clients verbatim; they are plain
-English for every other caller too.
-"""
+"""Rules for the details people give about themselves, reported field by field as `Problem`s
+(kit/errors.py), which each dialect words its own way."""
 
 from __future__ import annotations
 
@@ -13,6 +9,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from thingport.core.accounts.schemas import ProfileInput
+from thingport.kit.errors import Problem
 
 MIN_PASSWORD = 8
 USERNAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -30,11 +27,17 @@ MAX_LENGTH = {
 }
 REQUIRED = ("username", "email", "password")
 
-Errors = dict[str, list[str]]
+# The rules an `invalid` problem names; dialects key their wording on these.
+RULE_USERNAME = "username"
+RULE_EMAIL = "email"
+RULE_COUNTRY_CODE = "country_code"
+RULE_WEB_URL = "web_url"
+
+Errors = dict[str, list[Problem]]
 
 
-def _add(errors: Errors, name: str, message: str) -> None:
-    errors.setdefault(name, []).append(message)
+def _add(errors: Errors, name: str, problem: Problem) -> None:
+    errors.setdefault(name, []).append(problem)
 
 
 def _is_web_url(value: str) -> bool:
@@ -42,13 +45,13 @@ def _is_web_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def password_errors(password: str | None) -> list[str]:
+def password_errors(password: str | None) -> list[Problem]:
     if not password:
-        return ["can't be blank"]
+        return [Problem.blank()]
     if len(password) < MIN_PASSWORD:
-        return [f"is too short (minimum is {MIN_PASSWORD} characters)"]
+        return [Problem.too_short(MIN_PASSWORD)]
     if len(password) > MAX_LENGTH["password"]:
-        return [f"is too long (maximum is {MAX_LENGTH['password']} characters)"]
+        return [Problem.too_long(MAX_LENGTH["password"])]
     return []
 
 
@@ -63,31 +66,35 @@ def normalized(data: ProfileInput, *, creating: bool) -> tuple[dict[str, str | N
         value = raw.strip() if isinstance(raw, str) and name != "password" else raw
         if not value:
             if name in REQUIRED:
-                _add(errors, name, "can't be blank")
+                _add(errors, name, Problem.blank())
             else:
                 values[name] = None
             continue
         limit = MAX_LENGTH.get(name)
         if limit is not None and len(value) > limit:
-            _add(errors, name, f"is too long (maximum is {limit} characters)")
+            _add(errors, name, Problem.too_long(limit))
             continue
         if name == "username" and not USERNAME.fullmatch(value):
-            _add(errors, name, "is invalid (letters, digits, '.', '_' and '-' only)")
+            _add(
+                errors,
+                name,
+                Problem.invalid(RULE_USERNAME, "letters, digits, '.', '_' and '-' only"),
+            )
         elif name == "email":
             try:
                 value = validate_email(value, check_deliverability=False).normalized
             except EmailNotValidError:
-                _add(errors, name, "is invalid")
+                _add(errors, name, Problem.invalid(RULE_EMAIL, "an e-mail address"))
         elif name == "password":
-            for message in password_errors(value):
-                _add(errors, name, message)
+            for problem in password_errors(value):
+                _add(errors, name, problem)
         elif name == "country_code":
             # Two letters, not only the assigned ISO 3166-1 codes: user-assigned ones are in
             # real use (XK for Kosovo, in the seed's own example).
             value = value.upper()
             if not COUNTRY_CODE.fullmatch(value):
-                _add(errors, name, "is not a two-letter country code")
+                _add(errors, name, Problem.invalid(RULE_COUNTRY_CODE, "two letters"))
         elif name in ("url", "avatar_url") and not _is_web_url(value):
-            _add(errors, name, "is invalid (an http or https URL)")
+            _add(errors, name, Problem.invalid(RULE_WEB_URL, "an http or https URL"))
         values[name] = value
     return values, errors

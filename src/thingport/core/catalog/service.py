@@ -84,7 +84,7 @@ class CatalogService:
     async def get_sensor(self, sensor_id: int) -> SensorOut:
         found = await self.sensors_by_ids([sensor_id])
         if sensor_id not in found:
-            raise NotFound(f"Couldn't find Sensor with 'id'={sensor_id}", field="id")
+            raise NotFound(entity="sensor", key=sensor_id, field="id")
         return found[sensor_id]
 
     async def sensors_by_ids(self, ids: Sequence[int]) -> dict[int, SensorOut]:
@@ -163,7 +163,7 @@ class CatalogService:
     async def get_measurement(self, measurement_id: int) -> MeasurementOut:
         found = await self.repo.measurements_by_ids([measurement_id])
         if measurement_id not in found:
-            raise NotFound(f"Couldn't find Measurement with 'id'={measurement_id}", field="id")
+            raise NotFound(entity="measurement", key=measurement_id, field="id")
         return _measurement_out(found[measurement_id])
 
     # -- kits -----------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ class CatalogService:
     async def get_kit(self, type_id: int) -> KitOut:
         row = await self.repo.kit(type_id)
         if row is None:
-            raise NotFound(f"Couldn't find Kit with 'id'={type_id}", field="id")
+            raise NotFound(entity="device_type", key=type_id, field="id")
         return (await self._kits_out([row]))[0]
 
     # -- the built-in catalogue -----------------------------------------------------------------

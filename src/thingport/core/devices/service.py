@@ -205,7 +205,7 @@ class DevicesService:
     async def get_by_id(self, principal: Principal | None, device_id: int) -> DeviceOut:
         device = await self.repo.by_id(device_id)
         if device is None or not await self._allows(READABLE, principal, device):
-            raise NotFound(f"Couldn't find Device with 'id'={device_id}", field="id")
+            raise NotFound(entity="device", key=device_id, field="id")
         return (await self._render([device]))[0]
 
     async def virtual_devices(self) -> list[VirtualDevice]:

@@ -6,6 +6,9 @@
 The ids and messages follow the live service (smartcitizen-api `app/lib/error_handlers.rb`):
 a missing record is `record_not_found`, an unknown endpoint `not_found`. A bad search filter also
 carries `"status": 400`, which is the body the live service sends for it (a superset of both).
+
+The core's errors carry no wording of this API: `not_found_text` and `problem_text` turn what
+they say (which entity, which field, which problem) into the texts Rails sends.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from thingport.core.accounts.validation import RULE_COUNTRY_CODE, RULE_USERNAME, RULE_WEB_URL
 from thingport.dialects.smartcitizen.render import json_response
 from thingport.kit.errors import (
     Conflict,
     Forbidden,
+    InvalidFields,
     InvalidInput,
     NotFound,
+    Problem,
     ThingportError,
     Unauthenticated,
 )
@@ -31,6 +37,55 @@ from thingport.kit.errors import (
 log = logging.getLogger(__name__)
 
 AUTH_DOCS_URL = "https://developer.smartcitizen.me/#authentication"
+
+# Core entity -> the Rails model the live service names in "Couldn't find ...".
+_MODELS = {
+    "user": "User",
+    "device": "Device",
+    "sensor": "Sensor",
+    "measurement": "Measurement",
+    "device_type": "Kit",
+}
+# The live service's texts for the values the core's rules refuse (others: "is invalid").
+_INVALID_TEXTS = {
+    RULE_USERNAME: "is invalid (letters, digits, '.', '_' and '-' only)",
+    RULE_COUNTRY_CODE: "is not a two-letter country code",
+    RULE_WEB_URL: "is invalid (an http or https URL)",
+}
+
+
+def not_found_text(error: NotFound) -> str:
+    """Rails' words for a record `find` did not find: by id, by friendly id (a username), or
+    by something else (a login, a reset token), which it does not repeat."""
+    if error.entity is None:
+        return error.message
+    if error.by == "name":
+        return f'can\'t find record with friendly id: "{error.key}"'
+    model = _MODELS.get(error.entity, error.entity.replace("_", " ").title().replace(" ", ""))
+    if error.by == "id" and error.key is not None:
+        return f"Couldn't find {model} with 'id'={error.key}"
+    return f"Couldn't find {model}"
+
+
+def problem_text(problem: Problem) -> str:
+    """A Rails validation message (`errors.full_messages` without the attribute name)."""
+    if problem.code == "blank":
+        return "can't be blank"
+    if problem.code == "too_short":
+        return f"is too short (minimum is {problem.minimum} characters)"
+    if problem.code == "too_long":
+        return f"is too long (maximum is {problem.maximum} characters)"
+    if problem.code == "taken":
+        # Raised on username when the unique index refused the username or the e-mail.
+        if problem.concurrent:
+            return "or email has just been taken by another account"
+        return "has already been taken"
+    return _INVALID_TEXTS.get(problem.rule or "", "is invalid")
+
+
+def field_errors(problems: dict[str, list[Problem]]) -> dict[str, list[str]]:
+    """The `errors` of a 422: each field's problems as Rails words them."""
+    return {name: [problem_text(p) for p in found] for name, found in problems.items()}
 
 
 class ParameterMissing(InvalidInput):
@@ -83,7 +138,7 @@ def _body_for(error: ThingportError) -> tuple[int, dict[str, Any]]:
     if isinstance(error, Forbidden):
         return 403, envelope("forbidden", error.message)
     if isinstance(error, NotFound):
-        return 404, envelope("record_not_found", error.message)
+        return 404, envelope("record_not_found", not_found_text(error))
     if isinstance(error, Conflict):
         # Rails reports a taken username or e-mail as a validation error.
         field = error.field or "base"
@@ -91,6 +146,13 @@ def _body_for(error: ThingportError) -> tuple[int, dict[str, Any]]:
             "id": "unprocessable_entity",
             "message": "Unprocessable Entity",
             "errors": {field: [error.message]},
+            "url": "",
+        }
+    if isinstance(error, InvalidFields):
+        return 422, {
+            "id": "unprocessable_entity",
+            "message": "Unprocessable Entity",
+            "errors": field_errors(error.problems),
             "url": "",
         }
     if isinstance(error, InvalidInput):

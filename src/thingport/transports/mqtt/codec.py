@@ -41,22 +41,24 @@ class TelemetryIn:
     """Readings for one device. `gateway` is set when a gateway published for a sub-device.
 
     `device_token` is set (and `device_key` empty) when the device names itself only by its
-    token, as SmartCitizen kits do: the transport looks the token up, and the readings' keys
-    are then sensor references (a sensor id or a kit's sensor key) it turns into series keys.
+    device token (`DevicesService.issue_token`): the transport asks the core which device has
+    it. With `sensor_keys` the readings' keys name sensors (a sensor id, or the key of a sensor
+    of the device's kit), which the core turns into series keys (`Core.sensor_readings`).
     """
 
     device_key: str
     readings: Sequence[Reading]
     gateway: str | None = None
     device_token: str | None = None
+    sensor_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class PropertiesIn:
     """Device facts to merge into its free `properties` (firmware, model, cpu, ...).
 
-    With `device_token` (see TelemetryIn) the device is found by its token; empty `properties`
-    then only say the device was seen (a SmartCitizen `hello`)."""
+    With `device_token` (see TelemetryIn) the device is found by its token. Empty
+    `properties` only say the device was seen (a SmartCitizen `hello`)."""
 
     device_key: str
     properties: dict[str, Any]
@@ -129,4 +131,9 @@ class TopicCodec(Protocol):
     def allowed_topics(self, client: ClientIdentity, device_keys: Sequence[str]) -> list[str]:
         """Topic filters a client may publish and subscribe to, given the devices it may act
         for (the ACL of the embedded broker and of the HTTP ACL endpoint)."""
+        ...
+
+    def topic_secret(self, topic: str) -> str | None:
+        """A credential the topic carries (a device token), which logs must not show; None
+        when the convention puts none in its topics."""
         ...

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from thingport.core.accounts.schemas import SYSTEM, Principal
-from thingport.core.catalog.readings import SensorValue, sensor_readings
+from thingport.core.catalog.sensor_readings import SensorValue
 from thingport.core.devices.service import DeviceRef
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
@@ -35,8 +35,13 @@ from thingport.transports.mqtt.codec import (
 
 log = logging.getLogger(__name__)
 
-# Devices found by token: one lookup per token and batch (a kit's token -> device and kit).
+FILTERED = "[FILTERED]"
+
+# A device found by token (its kit for readings keyed by sensor), or None: one lookup per token
+# and batch.
 _TokenCache = dict[str, tuple[DeviceRef, int | None] | None]
+# Kits of devices found by key, looked up only for their readings keyed by sensor.
+_TypeCache = dict[int, int | None]
 
 
 class UnknownToken(NotFound):
@@ -47,11 +52,9 @@ class UnknownSensor(InvalidInput):
     code = "unknown_sensor"
 
 
-def _token_of(messages: Sequence[Inbound]) -> str | None:
-    """The device token a publish names its device by (SmartCitizen kits), if any. A codec's
-    messages are all by token or all by key, so the first one tells."""
-    first = messages[0] if messages else None
-    return first.device_token if isinstance(first, TelemetryIn | PropertiesIn) else None
+def _token_of(message: Inbound) -> str | None:
+    """The device token a message names its device by, if it names it so."""
+    return message.device_token if isinstance(message, TelemetryIn | PropertiesIn) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,23 +94,18 @@ class InboundHandler:
         nothing was stored, nothing may be acknowledged."""
         outcomes: list[Outcome | None] = [None] * len(items)
         decoded: list[tuple[int, list[Inbound]]] = []
-        by_token: list[tuple[int, list[Inbound]]] = []
         for index, item in enumerate(items):
             messages = self._decode(item)
             if isinstance(messages, Outcome):
                 outcomes[index] = messages
-            elif _token_of(messages) is None:
+            else:
                 decoded.append((index, messages))
-            else:  # kept apart so that the path of messages by device key stays as it was
-                by_token.append((index, messages))
-        if decoded or by_token:
+        if decoded:
             try:
                 async with self.platform.core() as core:
                     refused = await self._apply_batch(core, items, decoded, outcomes)
-                    if by_token:
-                        refused += await self._apply_tokens(core, by_token, outcomes)
             except ThingportError:
-                for index, messages in [*decoded, *by_token]:
+                for index, messages in decoded:
                     outcomes[index] = await self._apply_alone(items[index], messages)
             else:
                 # Counted and logged only now: a rolled back batch retries these alone.
@@ -123,83 +121,59 @@ class InboundHandler:
         decoded: Sequence[tuple[int, list[Inbound]]],
         outcomes: list[Outcome | None],
     ) -> list[tuple[int, ThingportError]]:
-        """One device lookup per sender, one gateway lookup per sub-device, and one ingest
+        """One device lookup per sender, one per token and one per sub-device, and one ingest
         for all telemetry of the batch: per message or per device, the round trips cost many
         times the work (benchmarks/README.md). Returns the messages refused for their device
-        (unknown, or not the sender's), which are left out; their outcome is set by the caller.
+        (unknown, or not the sender's) or their sensors, which are left out; their outcome is
+        set by the caller.
         """
         principals: dict[Principal, set[str]] = {}
         for index, messages in decoded:
             keys = principals.setdefault(items[index].principal or SYSTEM, set())
-            keys.update(m.device_key for m in messages if m.gateway is None)
+            keys.update(
+                m.device_key for m in messages if m.gateway is None and _token_of(m) is None
+            )
         direct: dict[Principal, dict[str, DeviceRef | ThingportError]] = {}
         for principal, keys in principals.items():
             found, refused = await core.devices.resolve_many(principal, list(keys))
             direct[principal] = {**found, **refused}
         via_gateway: dict[tuple[Principal, str, str], DeviceRef | ThingportError] = {}
+        lookups = _Lookups()
 
-        async def sub_device(
-            principal: Principal, gateway: str, key: str
-        ) -> DeviceRef | ThingportError:
-            lookup = (principal, gateway, key)
-            if lookup not in via_gateway:
-                try:
-                    via_gateway[lookup] = await core.devices.resolve_via_gateway(
-                        principal, gateway, key
-                    )
-                except ThingportError as error:  # a lookup only: nothing to roll back
-                    via_gateway[lookup] = error
-            return via_gateway[lookup]
+        async def target(principal: Principal, message: Inbound) -> DeviceRef:
+            if _token_of(message) is not None:
+                return await lookups.by_token(core, message)
+            if message.gateway is None:
+                found = direct[principal][message.device_key]
+            else:
+                lookup = (principal, message.gateway, message.device_key)
+                if lookup not in via_gateway:
+                    try:
+                        via_gateway[lookup] = await core.devices.resolve_via_gateway(
+                            principal, message.gateway, message.device_key
+                        )
+                    except ThingportError as error:  # a lookup only: nothing to roll back
+                        via_gateway[lookup] = error
+                found = via_gateway[lookup]
+            if isinstance(found, ThingportError):
+                raise found
+            return found
 
         rejected: list[tuple[int, ThingportError]] = []
         readings: dict[int, tuple[DeviceRef, list[Reading]]] = {}
         for index, messages in decoded:
             principal = items[index].principal or SYSTEM
-            known = direct[principal]
-            targets = [
-                known[m.device_key]
-                if m.gateway is None
-                else await sub_device(principal, m.gateway, m.device_key)
-                for m in messages
-            ]
-            refusal = next((t for t in targets if isinstance(t, ThingportError)), None)
-            if refusal is not None:
-                rejected.append((index, refusal))
-                continue
-            points = 0
-            for target, message in zip(targets, messages, strict=True):
-                assert isinstance(target, DeviceRef)
-                if isinstance(message, TelemetryIn) and message.readings:
-                    readings.setdefault(target.id, (target, []))[1].extend(message.readings)
-                    points += len(message.readings)
-                else:
-                    points += await self._apply_to(core, target, message)
-            outcomes[index] = Outcome(stored=True, points=points)
-        if readings:
-            await core.telemetry.ingest_many(list(readings.values()))
-        return rejected
-
-    async def _apply_tokens(
-        self,
-        core: Core,
-        by_token: Sequence[tuple[int, list[Inbound]]],
-        outcomes: list[Outcome | None],
-    ) -> list[tuple[int, ThingportError]]:
-        """Messages of devices named by their token: the token is the credential (the broker
-        let the client publish only under its own token), so no principal is checked. Like
-        `_apply_batch`, one ingest for all readings; returns the messages refused (unknown
-        token or sensor), which are left out."""
-        tokens: _TokenCache = {}
-        rejected: list[tuple[int, ThingportError]] = []
-        readings: dict[int, tuple[DeviceRef, list[Reading]]] = {}
-        for index, messages in by_token:
             try:  # lookups only: a refusal leaves nothing to roll back
-                resolved = [await self._by_token(core, m, tokens) for m in messages]
+                targets = [await target(principal, m) for m in messages]
+                applied = [
+                    await lookups.as_series(core, device, m)
+                    for device, m in zip(targets, messages, strict=True)
+                ]
             except ThingportError as error:
                 rejected.append((index, error))
                 continue
             points = 0
-            for device, message in resolved:
+            for device, message in zip(targets, applied, strict=True):
                 if isinstance(message, TelemetryIn) and message.readings:
                     readings.setdefault(device.id, (device, []))[1].extend(message.readings)
                     points += len(message.readings)
@@ -209,36 +183,6 @@ class InboundHandler:
         if readings:
             await core.telemetry.ingest_many(list(readings.values()))
         return rejected
-
-    async def _by_token(
-        self, core: Core, message: Inbound, tokens: _TokenCache
-    ) -> tuple[DeviceRef, Inbound]:
-        """The device a message names by token, and the message as it applies to it: readings
-        keyed by sensor reference become readings of the sensors' series (the code the
-        SmartCitizen HTTP POST uses)."""
-        token = message.device_token if isinstance(message, TelemetryIn | PropertiesIn) else None
-        if token is None:  # pragma: no cover - only messages by token come here
-            raise UnknownToken("the message names no device token")
-        if token not in tokens:
-            tokens[token] = await core.devices.resolve_token(token)
-        found = tokens[token]
-        if found is None:
-            raise UnknownToken("no device has this token", field="token")
-        device, type_id = found
-        if not isinstance(message, TelemetryIn):
-            return device, message
-        # The codec stamps every reading (recorded_at is required); "now" only guards a type.
-        arrived = now_ms()
-        entries = [
-            SensorValue(r.key, r.key, r.value, arrived if r.ts_ms is None else r.ts_ms)
-            for r in message.readings
-        ]
-        stored, errors = await sensor_readings(
-            core.catalog, core.telemetry, device.id, type_id, entries
-        )
-        if errors:
-            raise UnknownSensor("; ".join(text for texts in errors.values() for text in texts))
-        return device, TelemetryIn(device.key, stored)
 
     def _decode(self, item: Received) -> list[Inbound] | Outcome:
         if len(item.payload) > MAX_PAYLOAD_BYTES:
@@ -261,13 +205,15 @@ class InboundHandler:
 
     async def _apply(self, core: Core, principal: Principal, messages: Sequence[Inbound]) -> int:
         points = 0
-        tokens: _TokenCache = {}
+        lookups = _Lookups()
         for message in messages:
-            if _token_of([message]) is None:
-                device = await self._device(core, principal, message.device_key, message.gateway)
+            if _token_of(message) is not None:
+                device = await lookups.by_token(core, message)
             else:
-                device, message = await self._by_token(core, message, tokens)
-            points += await self._apply_to(core, device, message)
+                device = await self._device(core, principal, message.device_key, message.gateway)
+            points += await self._apply_to(
+                core, device, await lookups.as_series(core, device, message)
+            )
         return points
 
     async def _apply_to(self, core: Core, device: DeviceRef, message: Inbound) -> int:
@@ -299,7 +245,7 @@ class InboundHandler:
 
     def _reject(self, item: Received, kind: str, reason: str) -> Outcome:
         self.rejected[kind] += 1
-        client_id, topic = _without_device_token(item.client.client_id, item.topic[:200])
+        client_id, topic = self._without_secret(item.client.client_id, item.topic[:200])
         log.warning(
             "rejected MQTT message from client %r on %r: %s (%s)",
             client_id,
@@ -309,13 +255,56 @@ class InboundHandler:
         )
         return Outcome(stored=False, reason=f"{kind}: {reason}")
 
+    def _without_secret(self, client_id: str, topic: str) -> tuple[str, str]:
+        """Client id and topic for the log, without the credential the codec says the topic
+        carries (a device token), nor a client id that is that credential."""
+        codec = self.codec_for(topic)
+        secret = codec.topic_secret(topic) if codec is not None else None
+        if not secret:
+            return client_id, topic
+        parts = [FILTERED if part == secret else part for part in topic.split("/")]
+        return (FILTERED if client_id == secret else client_id), "/".join(parts)
 
-def _without_device_token(client_id: str, topic: str) -> tuple[str, str]:
-    """A SmartCitizen kit's token is its only credential and sits in its topics (and often is
-    its client id): keep it out of the log."""
-    parts = topic.split("/")
-    if len(parts) > 2 and parts[0] == "device" and parts[1] == "sck" and parts[2]:
-        token = parts[2]
-        parts[2] = "[FILTERED]"
-        return ("[FILTERED]" if client_id == token else client_id), "/".join(parts)
-    return client_id, topic
+
+class _Lookups:
+    """What the messages of one unit of work looked up about their devices, so that a batch
+    asks once per token or device."""
+
+    def __init__(self) -> None:
+        self.tokens: _TokenCache = {}
+        self.types: _TypeCache = {}
+
+    async def by_token(self, core: Core, message: Inbound) -> DeviceRef:
+        """The device a message names by its device token. The token is the credential (the
+        broker let the client publish only under its own token), so no principal is checked."""
+        token = _token_of(message)
+        if token is None:  # pragma: no cover - only messages by token come here
+            raise UnknownToken("the message names no device token")
+        if token not in self.tokens:
+            self.tokens[token] = await core.devices.resolve_token(token)
+            found = self.tokens[token]
+            if found is not None:
+                self.types[found[0].id] = found[1]
+        found = self.tokens[token]
+        if found is None:
+            raise UnknownToken("no device has this token", field="token")
+        return found[0]
+
+    async def as_series(self, core: Core, device: DeviceRef, message: Inbound) -> Inbound:
+        """The message as it applies to the device: readings keyed by sensor become readings
+        of the sensors' series (what the core does for every way such readings come in)."""
+        if not isinstance(message, TelemetryIn) or not message.sensor_keys:
+            return message
+        if device.id not in self.types:
+            # A kit is needed only to read sensor keys; a device found by token brought its own.
+            self.types[device.id] = (await core.devices.get(SYSTEM, device.key)).type_id
+        # The codec stamps every reading (recorded_at is required); "now" only guards a type.
+        arrived = now_ms()
+        entries = [
+            SensorValue(r.key, r.key, r.value, arrived if r.ts_ms is None else r.ts_ms)
+            for r in message.readings
+        ]
+        stored, refused = await core.sensor_readings(device.id, self.types[device.id], entries)
+        if refused:
+            raise UnknownSensor("; ".join(r.message for r in refused))
+        return TelemetryIn(device.key, stored, message.gateway)

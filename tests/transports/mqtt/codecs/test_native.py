@@ -20,6 +20,7 @@ from thingport.transports.mqtt.codec import (
     TelemetryIn,
 )
 from thingport.transports.mqtt.codecs.native import NativeCodec
+from thingport.transports.mqtt.codecs.registry import codec_for
 
 NOW = 1_700_000_000_000
 CLIENT = ClientIdentity(client_id="D0A0D862CC766B7A", username="alice")
@@ -242,3 +243,20 @@ def test_whole_message_rejected_when_one_value_is_bad() -> None:
     # Never partial data: one bad reading in a batch rejects the batch.
     with pytest.raises(CodecError):
         decode("telemetry", [{"t": 1}, {"t": 2}, {"t": False}])
+
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "thingport/v1/devices/K1/telemetry",
+        "thingport/v1/gateways/G1/telemetry",
+        "v1/user/things/client/data/1",
+    ],
+)
+def test_key_topics_carry_no_secret(topic: str) -> None:
+    """Topics that name devices by key, which logs may show (unlike a kit's token)."""
+    found = codec_for(topic)
+    assert found is not None
+    assert found.name != "smartcitizen"
+    assert found.topic_secret(topic) is None

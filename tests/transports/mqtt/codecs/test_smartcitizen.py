@@ -42,6 +42,7 @@ def test_json_readings_as_the_live_service_documents() -> None:
                 Reading("temp", 19.25, 1_699_957_800_000),
             ],
             device_token=TOKEN,
+            sensor_keys=True,
         )
     ]
 
@@ -54,11 +55,12 @@ def test_raw_readings() -> None:
             "",
             [Reading("1", 2.0, ts), Reading("10", 3.12345, ts), Reading("100", -2000.12345, ts)],
             device_token=TOKEN,
+            sensor_keys=True,
         )
     ]
     # The time anywhere, spaces around the parts and a trailing comma, as the grammar allows.
     assert decode("readings/raw", b" { 55 : 7 , t:2023-11-14T13:19:38Z, } ") == [
-        TelemetryIn("", [Reading("55", 7.0, ts)], device_token=TOKEN)
+        TelemetryIn("", [Reading("55", 7.0, ts)], device_token=TOKEN, sensor_keys=True)
     ]
 
 
@@ -176,3 +178,10 @@ def test_subscriptions_and_acl() -> None:
     assert token_topics(TOKEN) == ["device/sck/0a1b2c/#"]
     for bad in ("a/#", "+", ""):
         assert token_topics(bad) == []
+
+
+def test_the_topics_secret_is_the_kits_token() -> None:
+    assert codec.topic_secret(f"device/sck/{TOKEN}/readings") == TOKEN
+    assert codec.topic_secret(f"device/sck/{TOKEN}/anything/else") == TOKEN
+    assert codec.topic_secret("device/sck//readings") is None
+    assert codec.topic_secret("device/sck") is None

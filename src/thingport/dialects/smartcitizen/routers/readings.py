@@ -18,20 +18,20 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import SYSTEM
-from thingport.core.catalog.readings import (
-    SensorValue,
-    parse_data,
-    reading_time,
-    reading_value,
-    sensor_readings,
-)
 from thingport.core.catalog.schemas import SensorOut
+from thingport.core.catalog.sensor_readings import SensorValue
 from thingport.core.catalog.service import numeric_ref
 from thingport.core.devices.schemas import DeviceOut
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
 from thingport.dialects.smartcitizen.params import record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
+from thingport.dialects.smartcitizen.wire import (
+    parse_data,
+    reading_time,
+    reading_value,
+    refusal_errors,
+)
 from thingport.kit.errors import ThingportError
 from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
 from thingport.platform import Core
@@ -52,7 +52,7 @@ _DATE_MESSAGE = (
 )
 
 # Legacy /add: the live service accepts readings stamped from 3 years ago (to a day ahead,
-# as every reading: catalog/readings.py).
+# as every reading: wire.py).
 LEGACY_PAST = timedelta(days=3 * 365)
 # Why legacy readings were dropped, by reason (the endpoint answers 200 whatever happens, so
 # this and the log are the only trace of a kit whose data goes nowhere).
@@ -225,10 +225,8 @@ async def post_readings(
         raise Unprocessable({"data": ["must be an array of readings"]})
 
     entries, errors = parse_data(data, _ms(datetime.now(UTC)))
-    readings, unknown = await sensor_readings(
-        core.catalog, core.telemetry, device.id, device.type_id, entries
-    )
-    errors.update(unknown)
+    readings, refused = await core.sensor_readings(device.id, device.type_id, entries)
+    errors.update(refusal_errors(refused))
     if errors:
         # All or nothing: a client that fixes the named entries can send the batch again.
         raise Unprocessable(errors)
@@ -299,11 +297,9 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
             if value is not None:
                 entries.append(SensorValue(key, key, value, ts))
     # The same resolution as every other way in (sensor keys of the kit, parents refused).
-    readings, refused = await sensor_readings(
-        core.catalog, core.telemetry, device.id, device.type_id, entries
-    )
-    for where, messages in refused.items():
-        _reject(f"{where.removesuffix('.id')}: {'; '.join(messages)}", 1, mac)
+    readings, refused = await core.sensor_readings(device.id, device.type_id, entries)
+    for refusal in refused:
+        _reject(f"{refusal.entry.where}: {refusal.message}", 1, mac)
     if readings:
         # The MAC address is the only credential legacy firmware has (as on the live service):
         # the device it names has been found, so the platform stores on its behalf.

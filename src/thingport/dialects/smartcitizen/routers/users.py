@@ -22,13 +22,13 @@ from starlette.responses import Response
 from thingport.core.accounts.schemas import Principal, ProfileInput, UserProfile
 from thingport.core.accounts.service import ResetLookup
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
-from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessable
+from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessable, field_errors
 from thingport.dialects.smartcitizen.paging import list_query, page_headers
 from thingport.dialects.smartcitizen.params import request_params
 from thingport.dialects.smartcitizen.render import api_url, json_response
 from thingport.dialects.smartcitizen.routers.devices import devices_of_user, devices_of_users
 from thingport.dialects.smartcitizen.users_json import user_json
-from thingport.kit.errors import Forbidden, InvalidFields, Unauthenticated
+from thingport.kit.errors import Forbidden, InvalidFields, Problem, Unauthenticated
 from thingport.kit.listing import Page, SortKey
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
@@ -71,7 +71,11 @@ RESET_LOOKUPS: tuple[tuple[str, ResetLookup], ...] = (
     ("email_or_username", "either"),
 )
 
+# What the live service says of a wrong password at log-in.
+WRONG_PASSWORD = "is incorrect"
+
 Params = dict[str, str | None]
+Problems = dict[str, list[Problem]]
 
 
 async def _params(request: Request) -> Params:
@@ -96,32 +100,31 @@ def _profile_input(params: Params) -> ProfileInput:
     return ProfileInput(**given)
 
 
-def _username_errors(params: Params) -> dict[str, list[str]]:
+def _username_errors(params: Params) -> Problems:
     username = (params.get("username") or "").strip()
     low, high = USERNAME_LENGTH
     if "username" not in params or not username:
         return {}
     if len(username) < low:
-        return {"username": [f"is too short (minimum is {low} characters)"]}
+        return {"username": [Problem.too_short(low)]}
     if len(username) > high:
-        return {"username": [f"is too long (maximum is {high} characters)"]}
+        return {"username": [Problem.too_long(high)]}
     return {}
 
 
-def _unprocessable(
-    params: Params, core_errors: dict[str, list[str]], own: dict[str, list[str]]
-) -> Unprocessable:
-    """The core's field errors under SmartCitizen's parameter names, with the dialect's own."""
+def _unprocessable(params: Params, core_problems: Problems, own: Problems) -> Unprocessable:
+    """The core's field problems under SmartCitizen's parameter names, with the dialect's own,
+    in Rails' words."""
     picture = "profile_picture" if "profile_picture" in params else "avatar"
-    merged: dict[str, list[str]] = {name: list(messages) for name, messages in own.items()}
-    for field, messages in core_errors.items():
+    merged: Problems = {name: list(problems) for name, problems in own.items()}
+    for field, problems in core_problems.items():
         name = picture if field == "avatar_url" else field
-        for message in messages:
+        for problem in problems:
             # One length rule per field: the dialect's is the stricter.
-            if name in own and message.startswith("is too long"):
+            if name in own and problem.code == "too_long":
                 continue
-            merged.setdefault(name, []).append(message)
-    return Unprocessable(merged)
+            merged.setdefault(name, []).append(problem)
+    return Unprocessable(field_errors(merged))
 
 
 async def _render(core: Core, viewer: Principal | None, user: UserProfile) -> dict[str, Any]:
@@ -144,7 +147,7 @@ async def create_user(request: Request, core: CoreDep, viewer: MaybePrincipal) -
     try:
         user = await core.accounts.register_user(_profile_input(params), viewer)
     except InvalidFields as error:
-        raise _unprocessable(params, error.fields, own) from None
+        raise _unprocessable(params, error.problems, own) from None
     if own:
         # The core accepted it, SmartCitizen does not: raising rolls the new user back.
         raise _unprocessable(params, {}, own)
@@ -183,7 +186,7 @@ async def update_me(request: Request, core: CoreDep, principal: CallerPrincipal)
     try:
         user = await core.accounts.update_profile(principal, _profile_input(params))
     except InvalidFields as error:
-        raise _unprocessable(params, error.fields, own) from None
+        raise _unprocessable(params, error.problems, own) from None
     if own:
         raise _unprocessable(params, {}, own)
     return json_response(await _render(core, principal, user))
@@ -208,7 +211,7 @@ async def create_session(request: Request, core: CoreDep) -> Response:
             {
                 "id": "unprocessable_entity",
                 "message": "Unprocessable Entity",
-                "errors": {"message": {"password": error.message}, "password": error.message},
+                "errors": {"message": {"password": WRONG_PASSWORD}, "password": WRONG_PASSWORD},
                 "url": "",
             },
             422,
@@ -262,5 +265,5 @@ async def reset_password(
     try:
         user = await core.accounts.reset_password(token, password, viewer)
     except InvalidFields as error:
-        raise _unprocessable(params, error.fields, {}) from None
+        raise _unprocessable(params, error.problems, {}) from None
     return json_response(await _render(core, viewer, user))

@@ -212,6 +212,9 @@ class CayenneCodec:
     def platform_subscriptions(self) -> list[str]:
         return ["v1/+/things/+/data/+", "v1/+/things/+/sys/#", "v1/+/things/+/response"]
 
+    def topic_secret(self, topic: str) -> str | None:
+        return None  # topics name devices by key, which is no secret
+
     def allowed_topics(self, client: ClientIdentity, device_keys: Sequence[str]) -> list[str]:
         # The user name goes into the filter verbatim; one with a wildcard would open other
         # accounts' topics, so such a client gets nothing.

@@ -96,6 +96,9 @@ class GatewayCodec:
             f"{PREFIX}+/devices/+/{kind}" for kind in DEVICE_KINDS
         ]
 
+    def topic_secret(self, topic: str) -> str | None:
+        return None  # topics name devices by key, which is no secret
+
     def allowed_topics(self, client: ClientIdentity, device_keys: Sequence[str]) -> list[str]:
         # The whole subtree of each gateway the client may act for. Which sub-devices belong to
         # it is data the codec does not have: the transport checks each decoded `gateway`.

@@ -303,6 +303,9 @@ class NativeCodec:
     def platform_subscriptions(self) -> list[str]:
         return [f"{PREFIX}+/{kind}" for kind in DEVICE_KINDS]
 
+    def topic_secret(self, topic: str) -> str | None:
+        return None  # topics name devices by key, which is no secret
+
     def allowed_topics(self, client: ClientIdentity, device_keys: Sequence[str]) -> list[str]:
         # A key that is not a valid key could carry '+' or '#' into the ACL; it gets no topic.
         return [f"{PREFIX}{key}/#" for key in device_keys if is_key(key)]

@@ -3,11 +3,11 @@
 
 A kit knows only its device token (6 hex digits, shown once when the device is created), so
 every message is decoded with `device_token` set and an empty `device_key`; the transport looks
-the token up and turns the sensor references (sensor ids, or keys of the kit's sensors) into
-series keys with `core/catalog/readings.py`, the same code as `POST /v0/devices/:id/readings`.
+the token up, and its readings are keyed by sensor (sensor ids, or keys of the kit's sensors),
+which the core turns into series keys, as for `POST /v0/devices/:id/readings`.
 
 - `readings`: the JSON body of the HTTP POST, `{"data": [{"recorded_at", "sensors": [{"id",
-  "value"}]}]}`, parsed by the same function, so both refuse the same entries.
+  "value"}]}]}`, parsed by the dialect's `wire.py` for both, so both refuse the same entries.
 - `readings/raw`: the firmware's compact form `{t:2024-09-25T13:19:38Z,1:2,10:3.12,5:null}`.
 - `info`: a JSON object stored as the device's `hardware_info` property (shown as
   `hardware.last_status_message` in the SmartCitizen device JSON).
@@ -22,14 +22,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from thingport.core.catalog.readings import (
-    SensorValue,
+from thingport.core.catalog.sensor_readings import SensorValue
+from thingport.core.telemetry.schemas import Reading
+from thingport.dialects.smartcitizen.wire import (
     parse_data,
     reading_time,
     reading_value,
     sensor_ref,
 )
-from thingport.core.telemetry.schemas import Reading
 from thingport.transports.mqtt.codec import (
     ClientIdentity,
     CodecError,
@@ -162,7 +162,7 @@ class SmartCitizenCodec:
                 # Every value was null: nothing to store, but the kit was heard from.
                 return [PropertiesIn("", {}, device_token=token)]
             readings = [Reading(str(e.ref), e.value, e.ts_ms) for e in entries]
-            return [TelemetryIn("", readings, device_token=token)]
+            return [TelemetryIn("", readings, device_token=token, sensor_keys=True)]
         if kind == "info":
             document = load_json(payload)
             if not isinstance(document, dict):
@@ -180,6 +180,13 @@ class SmartCitizenCodec:
 
     def platform_subscriptions(self) -> list[str]:
         return [f"{PREFIX}+/{kind}" for kind in KINDS]
+
+    def topic_secret(self, topic: str) -> str | None:
+        # A kit's token is its only credential, and its topics carry it.
+        parts = topic.split("/")
+        if len(parts) > 2 and topic.startswith(PREFIX) and parts[2]:
+            return parts[2]
+        return None
 
     def allowed_topics(self, client: ClientIdentity, device_keys: Sequence[str]) -> list[str]:
         # A kit's topics are opened by its token (`token_topics`), never by a user's login:

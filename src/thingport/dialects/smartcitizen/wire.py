@@ -1,26 +1,21 @@
-"""Readings named by sensor: the SmartCitizen body `{"data": [{"recorded_at", "sensors": [{"id",
-"value"}]}]}` and turning its sensor references into a device's series.
+"""SmartCitizen's readings on the wire, parsed once for every way they come in.
 
-Two ways in carry this body: `POST /v0/devices/:id/readings` and a kit's MQTT publish on
-`device/sck/{token}/readings` (and its raw form). Both must accept and refuse the same entries
-for the same reasons, so the parsing and the lookup live here, once. Parsing is pure (the MQTT
-codec runs it); the lookup needs the catalogue and the device's series.
+The body of `POST /v0/devices/:id/readings`, `{"data": [{"recorded_at", "sensors": [{"id",
+"value"}]}]}`, is also what a kit publishes on `device/sck/{token}/readings`; its values and
+times follow the same rules in the firmware's raw MQTT form and in legacy `/add` headers. So that
+all of them accept and refuse the same entries for the same reasons, the parsing lives here,
+owned by the vendor's dialect; the MQTT codec imports it. Parsing is pure: turning the sensor
+references into series is the core's (`Core.sensor_readings`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
-from thingport.core.catalog.schemas import SensorOut
-from thingport.core.catalog.service import CatalogService, SensorRef, numeric_ref
-from thingport.core.telemetry.schemas import Reading
-from thingport.core.telemetry.service import (
-    MAX_ABS_VALUE,
-    MAX_KEY_LENGTH,
-    TelemetryService,
-)
+from thingport.core.catalog.sensor_readings import SensorRefusal, SensorValue
+from thingport.core.catalog.service import SensorRef
+from thingport.core.telemetry.service import MAX_ABS_VALUE, MAX_KEY_LENGTH
 from thingport.kit.timeparse import TimeParseError, parse_time
 
 # The live service refuses readings stamped more than a day ahead (a kit whose clock is off
@@ -29,14 +24,7 @@ FUTURE_SLACK_MS = 24 * 3600 * 1000
 # Longer texts are no date anyone writes; the cap keeps the date parser away from huge strings.
 MAX_TIME_CHARS = 64
 
-
-class SensorValue(NamedTuple):
-    """One parsed entry: where it was in the body (for error messages), which sensor, what."""
-
-    where: str
-    ref: SensorRef
-    value: float
-    ts_ms: int
+Errors = dict[str, list[str]]
 
 
 def reading_value(raw: object) -> float | None:
@@ -85,13 +73,13 @@ def sensor_ref(raw: object) -> SensorRef | None:
     return None
 
 
-def parse_data(data: list[object], now_ms: int) -> tuple[list[SensorValue], dict[str, list[str]]]:
+def parse_data(data: list[object], now_ms: int) -> tuple[list[SensorValue], Errors]:
     """The entries of a `data` array, and the errors by location (`data[0].sensors[1].value`).
 
     Entries whose value is null are skipped, as on the live service. Every bad entry is named,
     so that a client can fix all of them at once; callers store nothing when there are errors.
     """
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     entries: list[SensorValue] = []
     for i, item in enumerate(data):
         where = f"data[{i}]"
@@ -124,58 +112,11 @@ def parse_data(data: list[object], now_ms: int) -> tuple[list[SensorValue], dict
     return entries, errors
 
 
+def refusal_errors(refused: Sequence[SensorRefusal]) -> Errors:
+    """The core's refused entries as errors by location: each names the entry's sensor id."""
+    return {f"{r.entry.where}.id": [r.message] for r in refused}
+
+
 def _short(raw: object) -> str:
     text = repr(raw)
     return text if len(text) <= 80 else text[:80] + "..."
-
-
-async def find_device_sensors(
-    catalog: CatalogService,
-    telemetry: TelemetryService,
-    device_id: int,
-    type_id: int | None,
-    refs: Iterable[SensorRef],
-) -> dict[SensorRef, SensorOut]:
-    """The sensors the references name on this device: ids anywhere in the catalogue, keys
-    among the device's kit (`type_id`) and the sensors it already has readings of."""
-    wanted = set(refs)
-    also: list[int] = []
-    if any(numeric_ref(r) is None for r in wanted):  # only keys need the device's series
-        series = (await telemetry.series_of_devices([device_id]))[device_id]
-        also = [n for s in series if (n := numeric_ref(s.key)) is not None]
-    return await catalog.find_sensors(wanted, type_id=type_id, also_ids=also)
-
-
-async def sensor_readings(
-    catalog: CatalogService,
-    telemetry: TelemetryService,
-    device_id: int,
-    type_id: int | None,
-    entries: Sequence[SensorValue],
-) -> tuple[list[Reading], dict[str, list[str]]]:
-    """Readings under each sensor's series key (`str(sensor.id)`, with its name and unit), and
-    an error for each entry whose sensor is unknown."""
-    found = await find_device_sensors(
-        catalog, telemetry, device_id, type_id, (e.ref for e in entries)
-    )
-    parents = await catalog.parent_ids_among([s.id for s in found.values()])
-    readings: list[Reading] = []
-    errors: dict[str, list[str]] = {}
-    for entry in entries:
-        sensor = found.get(entry.ref)
-        if sensor is None:
-            errors[f"{entry.where}.id"] = [
-                f"unknown sensor {_short(entry.ref)}: neither a sensor id nor the key of a "
-                "sensor of this device"
-            ]
-            continue
-        if sensor.id in parents:
-            errors[f"{entry.where}.id"] = [
-                f"sensor {sensor.id} ({sensor.name}) groups other sensors and records nothing; "
-                "send its readings to its child sensors"
-            ]
-            continue
-        readings.append(
-            Reading(sensor.series_key, entry.value, entry.ts_ms, sensor.name, sensor.unit)
-        )
-    return readings, errors
