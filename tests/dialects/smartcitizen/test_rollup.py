@@ -1,13 +1,18 @@
 """SmartCitizen's rollup spelling (`M` a month, `m` a minute) parsed into the core's typed
-downsampling; expected values written out by hand."""
+downsampling; expected values written out by hand. Last, the core's limits as clients see them."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
+from tests.conftest import Account
+from thingport.core.devices.schemas import DeviceCreate
 from thingport.core.telemetry.query import Aggregator, Downsample, Fill
+from thingport.core.telemetry.schemas import Reading
 from thingport.dialects.smartcitizen.rollup import FUNCTIONS, ROLLUP, downsample, duration_ms
 from thingport.kit.errors import InvalidInput
+from thingport.platform import Platform
 
 MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
@@ -67,3 +72,36 @@ def test_interval_limit_message_is_unchanged(all_intervals: bool, message: str) 
         downsample("10001y", "avg", all_intervals=all_intervals)
     assert caught.value.message == message
     assert caught.value.field == "rollup"
+
+
+async def test_core_limits_through_get_readings(
+    client: httpx.AsyncClient, platform: Platform, alice: Account
+) -> None:
+    """The limits the core checks reach clients with the same messages as before the core took
+    typed values (they apply only once the sensor has readings, as before)."""
+    async with platform.core() as core:
+        device = await core.devices.create(alice.principal, DeviceCreate(public=True))
+        await core.telemetry.ingest(alice.principal, device.key, [Reading("55", 1.0, 10**12)])
+    window = {"sensor_id": 55, "from": "2001-09-09", "to": "2001-09-10"}
+    cases = [
+        ({"rollup": "10001y"}, "rollup '10001y-avg': the interval '10001y' is longer than 10000y"),
+        (
+            {"rollup": "10001y", "function": "max", "all_intervals": "true"},
+            "rollup '10001y-max-null': the interval '10001y' is longer than 10000y",
+        ),
+        (
+            {"rollup": "1ms", "all_intervals": "true"},
+            "86400001 buckets requested with a fill policy; at most 100000 "
+            "(use a longer interval or a shorter range)",
+        ),
+    ]
+    for params, message in cases:
+        response = await client.get(
+            f"/smartcitizen/v0/devices/{device.id}/readings", params=window | params
+        )
+        assert response.status_code == 400, response.text
+        assert response.json() == {"id": "bad_request", "message": message, "url": "", "errors": ""}
+    fine = await client.get(
+        f"/smartcitizen/v0/devices/{device.id}/readings", params=window | {"rollup": "1d"}
+    )
+    assert fine.json()["readings"] == [["2001-09-09T00:00:00Z", 1.0]]
