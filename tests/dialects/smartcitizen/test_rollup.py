@@ -82,8 +82,8 @@ async def test_core_limits_through_get_readings(
     async with platform.core() as core:
         device = await core.devices.create(alice.principal, DeviceCreate(public=True))
         await core.telemetry.ingest(alice.principal, device.key, [Reading("55", 1.0, 10**12)])
-    window = {"sensor_id": 55, "from": "2001-09-09", "to": "2001-09-10"}
-    cases = [
+    window = {"sensor_id": "55", "from": "2001-09-09", "to": "2001-09-10"}
+    cases: list[tuple[dict[str, str], str]] = [
         ({"rollup": "10001y"}, "rollup '10001y-avg': the interval '10001y' is longer than 10000y"),
         (
             {"rollup": "10001y", "function": "max", "all_intervals": "true"},
