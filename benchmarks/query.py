@@ -8,7 +8,7 @@ of 1-second points for that series (2,592,000 for 30 days) loaded by the raw fas
 executemany, asyncpg copy_records_to_table); then `--warmup` untimed and `--repeat` timed
 interleaved runs of
 
-  core  `TelemetryService.query(owner, device, rollup=..., start=..., end=...)` in its own
+  core  `TelemetryService.query(owner, device, time_range=..., downsample=...)` in its own
         `platform.core()` unit of work (device lookup, access check, series list, aggregate);
   sql   SELECT ts - ts % <interval>, AVG(value) FROM points
         WHERE series_id = ? AND ts BETWEEN ? AND ? GROUP BY 1
@@ -57,7 +57,8 @@ from benchmarks._common import (
     table,
 )
 from thingport.core.accounts.schemas import Principal
-from thingport.core.telemetry.query import parse_downsample
+from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
+from thingport.kit.timeparse import parse_duration
 from thingport.platform import Platform
 
 T0_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z, on an hour boundary
@@ -170,10 +171,12 @@ async def bench(
 ) -> Outcome:
     count = days * DAY_S
     start_ms, end_ms = T0_MS, T0_MS + (count - 1) * 1000
-    interval_ms = parse_downsample(rollup).interval_ms
-    hand_sql = HAND_SQL[backend].format(iv=interval_ms)
-    if parse_downsample(rollup).aggregator != "avg":
+    interval, _, aggregator = rollup.partition("-")
+    if aggregator != "avg":
         raise SystemExit("the hand-written SQL is an AVG: use an <interval>-avg rollup")
+    downsample = Downsample(parse_duration(interval), Aggregator.AVG)
+    time_range = TimeRange(start_ms, end_ms)
+    hand_sql = HAND_SQL[backend].format(iv=downsample.interval_ms)
 
     url = await fresh_database(backend, workdir, "query")
     platform = Platform(bench_settings(url, workdir))
@@ -191,7 +194,7 @@ async def bench(
         async def core_query() -> list[Bucket]:
             async with platform.core() as core:
                 result = await core.telemetry.query(
-                    owner, DEVICE, start=str(start_ms), end=str(end_ms), rollup=rollup
+                    owner, DEVICE, time_range=time_range, downsample=downsample
                 )
             return [(b, v) for b, v in result.results[0].points if v is not None]
 

@@ -6,6 +6,7 @@ import asyncio
 
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
+from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
 from thingport.core.telemetry.schemas import Reading
 from thingport.platform import Platform
 
@@ -27,7 +28,10 @@ async def test_concurrent_first_readings_of_a_new_metric(
         ref = await core.devices.resolve(alice.principal, "RACE")
         series = (await core.telemetry.series_of_devices([ref.id]))[ref.id]
         result = await core.telemetry.query(
-            alice.principal, "RACE", start="0", end="2000000", rollup="1h-count"
+            alice.principal,
+            "RACE",
+            time_range=TimeRange(0, 2_000_000_000),
+            downsample=Downsample(3_600_000, Aggregator.COUNT),
         )
     assert [s.key for s in series] == ["brand-new"]
     assert series[0].last_value == 7.0

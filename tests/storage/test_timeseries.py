@@ -8,8 +8,9 @@ import pytest
 
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
+from thingport.core.telemetry.query import Aggregator
 from thingport.platform import Platform
-from thingport.storage.timeseries import AGGREGATORS, PointRow, PointStore
+from thingport.storage.timeseries import PointRow, PointStore
 
 BASE = 1_700_000_000_000
 SECOND, HOUR = 1_000, 3_600_000
@@ -42,10 +43,6 @@ async def raw(
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="mysql"):
         PointStore("mysql")
-
-
-def test_aggregator_list() -> None:
-    assert AGGREGATORS == ("min", "max", "sum", "avg", "count", "first", "last", "dev", "rate")
 
 
 async def test_store_matches_the_backend(platform: Platform) -> None:
@@ -100,9 +97,27 @@ async def test_no_series_asked_for(platform: Platform, alice: Account) -> None:
     await write(platform, [(sid, BASE, 1.0)])
     assert await raw(platform, []) == {}
     async with platform.core() as core:
-        assert (
-            dict(await platform.store.aggregate(core.uow.session, [], 0, BASE, HOUR, "sum")) == {}
-        )
+        got = await platform.store.aggregate(core.uow.session, [], 0, BASE, HOUR, Aggregator.SUM)
+    assert dict(got) == {}
+
+
+async def test_every_aggregator_runs(platform: Platform, alice: Account) -> None:
+    (sid,) = await make_series(platform, alice, ["t"])
+    await write(platform, [(sid, BASE, 1.0), (sid, BASE + SECOND, 3.0)])
+    hour = BASE - BASE % HOUR
+    async with platform.core() as core:
+        got = {
+            aggregator: dict(
+                await platform.store.aggregate(
+                    core.uow.session, [sid], BASE, BASE + SECOND, HOUR, aggregator
+                )
+            )
+            for aggregator in Aggregator
+        }
+    # Values 1 and 3 a second apart, in one bucket: deviation 1, rate 2 per second.
+    expected = {"min": 1, "max": 3, "sum": 4, "avg": 2, "count": 2, "first": 1, "last": 3}
+    expected |= {"dev": 1, "rate": 2}
+    assert got == {name: {sid: [(hour, float(value))]} for name, value in expected.items()}
 
 
 async def test_aggregate_returns_each_series_separately(platform: Platform, alice: Account) -> None:
@@ -114,7 +129,7 @@ async def test_aggregate_returns_each_series_separately(platform: Platform, alic
     )
     async with platform.core() as core:
         got = await platform.store.aggregate(
-            core.uow.session, [a, b, c], hour, hour + 2 * HOUR, HOUR, "sum"
+            core.uow.session, [a, b, c], hour, hour + 2 * HOUR, HOUR, Aggregator.SUM
         )
     assert dict(got) == {a: [(hour, 3.0), (hour + HOUR, 4.0)], b: [(hour, 8.0)]}
 

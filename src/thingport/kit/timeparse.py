@@ -48,14 +48,6 @@ class _Invalid(Exception):
     """
 
 
-def _units(month_unit: str) -> dict[str, int]:
-    if month_unit == "n":
-        return UNIT_MS
-    if month_unit == "M":  # SmartCitizen spells month 'M'; 'm' stays minute either way
-        return {("M" if unit == "n" else unit): ms for unit, ms in UNIT_MS.items()}
-    raise ValueError(f"month_unit must be 'n' or 'M', not {month_unit!r}")
-
-
 # Sign, amount and unit are split loosely so each way of getting them wrong gets its own message.
 _DURATION = re.compile(r"(?P<sign>[-+]?)(?P<amount>[0-9.]*)(?P<unit>.*)", re.DOTALL)
 
@@ -81,14 +73,10 @@ def _duration_ms(text: str, units: dict[str, int]) -> int:
     return int(amount) * units[unit]
 
 
-def parse_duration(text: str, *, month_unit: str = "n") -> int:
-    """Return the milliseconds in ``"<positive int><unit>"``, e.g. ``"15m"`` -> 900000.
-
-    ``month_unit="M"`` selects the SmartCitizen spelling of month ('M' instead of 'n').
-    """
-    units = _units(month_unit)
+def parse_duration(text: str) -> int:
+    """Return the milliseconds in ``"<positive int><unit>"``, e.g. ``"15m"`` -> 900000."""
     try:
-        return _duration_ms(text.strip(), units)
+        return _duration_ms(text.strip(), UNIT_MS)
     except _Invalid as error:
         raise TimeParseError(f"{text!r} is not a valid duration: {error}") from None
 

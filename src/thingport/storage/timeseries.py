@@ -15,12 +15,11 @@ from typing import Protocol
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from thingport.core.telemetry.query import Aggregator
 from thingport.storage.fastpath import DriverConnection, driver_of
 
 PointRow = tuple[int, int, float]  # (series_id, ts_ms, value)
 Buckets = dict[int, list[tuple[int, float]]]  # series_id -> [(bucket_start_ms, value), ...]
-
-AGGREGATORS = ("min", "max", "sum", "avg", "count", "first", "last", "dev", "rate")
 
 
 class PointWriter(Protocol):
@@ -64,12 +63,17 @@ _RANGE = "series_id IN :ids AND ts >= :start AND ts <= :end"
 _BUCKET = "(ts - ts % :iv)"
 
 # One SELECT per aggregator, each returning (series_id, bucket, value).
-_GROUPED = {
+_GROUPED: dict[Aggregator, str] = {
     name: f"SELECT series_id, {_BUCKET} AS bucket, {fn}(value) FROM points WHERE {_RANGE} "
     "GROUP BY series_id, bucket"
-    for name, fn in (("min", "MIN"), ("max", "MAX"), ("sum", "SUM"), ("avg", "AVG"))
+    for name, fn in (
+        (Aggregator.MIN, "MIN"),
+        (Aggregator.MAX, "MAX"),
+        (Aggregator.SUM, "SUM"),
+        (Aggregator.AVG, "AVG"),
+    )
 }
-_GROUPED["count"] = (
+_GROUPED[Aggregator.COUNT] = (
     f"SELECT series_id, {_BUCKET} AS bucket, COUNT(*) FROM points WHERE {_RANGE} "
     "GROUP BY series_id, bucket"
 )
@@ -78,7 +82,7 @@ _GROUPED["count"] = (
 # quotients that would land in the subnormal range are flushed to zero explicitly (CASE below);
 # this changes results by less than 1e-300 and keeps tiny readings from failing whole queries.
 # Population variance in two passes (mean first): stable where sum-of-squares formulas cancel.
-_GROUPED["dev"] = (
+_GROUPED[Aggregator.DEV] = (
     f"WITH p AS (SELECT series_id, {_BUCKET} AS bucket, value FROM points WHERE {_RANGE}), "
     "m AS (SELECT series_id, bucket, AVG(value) AS mean FROM p GROUP BY series_id, bucket) "
     "SELECT p.series_id, p.bucket, AVG(CASE WHEN ABS(p.value - m.mean) < 1e-150 THEN 0.0 "
@@ -86,7 +90,7 @@ _GROUPED["dev"] = (
     "FROM p JOIN m ON p.series_id = m.series_id AND p.bucket = m.bucket "
     "GROUP BY p.series_id, p.bucket"
 )
-for _name, _order in (("first", "ASC"), ("last", "DESC")):
+for _name, _order in ((Aggregator.FIRST, "ASC"), (Aggregator.LAST, "DESC")):
     _GROUPED[_name] = (
         "SELECT series_id, bucket, value FROM ("
         f"SELECT series_id, {_BUCKET} AS bucket, value, ROW_NUMBER() OVER "
@@ -96,7 +100,7 @@ for _name, _order in (("first", "ASC"), ("last", "DESC")):
 # Rate: change per second between consecutive points, averaged within each bucket. A point's
 # rate belongs to the bucket of the later point of its pair.
 # Rates below 1e-300 per second are flushed to zero (see the underflow note above).
-_GROUPED["rate"] = (
+_GROUPED[Aggregator.RATE] = (
     "SELECT series_id, bucket, "
     "AVG(CASE WHEN ABS(dv) * 1000.0 < dt * 1e-300 THEN 0.0 ELSE dv * 1000.0 / dt END) FROM ("
     f"SELECT series_id, {_BUCKET} AS bucket, "
@@ -142,7 +146,7 @@ class PointStore:
         start_ms: int,
         end_ms: int,
         interval_ms: int,
-        aggregator: str,
+        aggregator: Aggregator,
     ) -> Buckets:
         """Downsample each series into buckets starting at `ts - ts % interval_ms`."""
         result: Buckets = defaultdict(list)
@@ -152,7 +156,7 @@ class PointStore:
             _STATEMENTS[aggregator],
             {"ids": list(series_ids), "start": start_ms, "end": end_ms, "iv": interval_ms},
         )
-        sqrt = aggregator == "dev"
+        sqrt = aggregator is Aggregator.DEV
         for series_id, bucket, value in rows.all():
             result[series_id].append((int(bucket), float(value) ** 0.5 if sqrt else float(value)))
         for buckets in result.values():

@@ -1,13 +1,14 @@
-"""Query options: times given as epoch milliseconds, and raw sample counts."""
+"""Query options: raw sample counts."""
 
 from __future__ import annotations
 
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
+from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
 from thingport.core.telemetry.schemas import Reading
 from thingport.platform import Platform
 
-MINUTE = 60_000
+MINUTE, HOUR = 60_000, 3_600_000
 
 
 async def test_sample_size_counts_the_raw_points_in_the_range(
@@ -26,15 +27,17 @@ async def test_sample_size_counts_the_raw_points_in_the_range(
         result = await core.telemetry.query(
             alice.principal,
             "d",
-            start=1_000_000 + 2 * MINUTE,
-            end=1_000_000 + 7 * MINUTE,
-            rollup="1h-avg",
+            time_range=TimeRange(1_000_000 + 2 * MINUTE, 1_000_000 + 7 * MINUTE),
+            downsample=Downsample(HOUR, Aggregator.AVG),
             count_samples=True,
         )
         plain = await core.telemetry.query(
-            alice.principal, "d", start=1_000_000, end=None, rollup="1h-count"
+            alice.principal,
+            "d",
+            time_range=TimeRange(1_000_000, 1_000_000 + 10 * MINUTE),
+            downsample=Downsample(HOUR, Aggregator.COUNT),
         )
     counts = {r.series.key: r.sample_size for r in result.results}
     assert counts == {"a": 6, "b": 1}
-    assert result.start_ms == 1_000_000 + 2 * MINUTE
+    assert result.time_range.start_ms == 1_000_000 + 2 * MINUTE
     assert all(r.sample_size is None for r in plain.results)

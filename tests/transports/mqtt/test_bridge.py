@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 from tests.conftest import Account
 from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
 from thingport.core.devices.schemas import DeviceCreate
+from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
 from thingport.platform import Platform
 from thingport.transports.mqtt.bridge import ExternalBroker
 
@@ -64,7 +65,10 @@ async def test_native_telemetry_through_mosquitto_is_stored(
     async def all_stored() -> bool:
         async with platform.core() as core:
             result = await core.telemetry.query(
-                alice.principal, key, start="1700000000", end="1700000010", rollup="1h-count"
+                alice.principal,
+                key,
+                time_range=TimeRange(1_700_000_000_000, 1_700_000_010_000),
+                downsample=Downsample(3_600_000, Aggregator.COUNT),
             )
         return sorted((r.series.key, r.points) for r in result.results) == [
             ("hum", [(1_699_999_200_000, 5.0)]),
@@ -225,7 +229,10 @@ async def test_publishes_off_the_short_path_are_stored_too(
     await _wait_for(stored, "the three publishes")
     async with platform.core() as core:
         result = await core.telemetry.query(
-            alice.principal, key, start="1700000000", end="1700010000", rollup="1d-count"
+            alice.principal,
+            key,
+            time_range=TimeRange(1_700_000_000_000, 1_700_010_000_000),
+            downsample=Downsample(86_400_000, Aggregator.COUNT),
         )
     assert {r.series.key: sum(v or 0.0 for _, v in r.points) for r in result.results} == {
         "at_qos_0": 1.0,

@@ -17,6 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
+from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
 from thingport.platform import Platform
 from thingport.transports.mqtt.embedded import EmbeddedBroker
 
@@ -141,7 +142,10 @@ async def _create(platform: Platform, owner: Account) -> str:
 async def _points(platform: Platform, owner: Account, key: str) -> list[tuple[str, float | None]]:
     async with platform.core() as core:
         result = await core.telemetry.query(
-            owner.principal, key, start="1700000000", end="1700000100", rollup="1h-count"
+            owner.principal,
+            key,
+            time_range=TimeRange(1_700_000_000_000, 1_700_000_100_000),
+            downsample=Downsample(3_600_000, Aggregator.COUNT),
         )
     return sorted((r.series.key, r.points[0][1]) for r in result.results)
 

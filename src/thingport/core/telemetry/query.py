@@ -1,4 +1,5 @@
-"""The query planner: downsample specs, time ranges and fill policies, shared by every dialect."""
+"""The query planner's typed values (time ranges, downsampling, aggregators, fill policies) and
+the rules on them that hold for every dialect. Each dialect parses its own spelling into these."""
 
 from __future__ import annotations
 
@@ -6,13 +7,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from thingport.kit.errors import InvalidInput
-from thingport.kit.timeparse import UNIT_MS, TimeParseError, parse_duration, parse_time
-from thingport.storage.timeseries import AGGREGATORS
+from thingport.kit.timeparse import UNIT_MS, TimeParseError, parse_time
 
-# OpenTSDB fill policies. JSON has no NaN, so "nan" renders like "null".
-FILLS = ("none", "null", "nan", "zero")
 MAX_BUCKETS = 100_000
 # Query times must lie in years 1 to 9999 (UTC), the span datetime can represent: dialects format
 # them as dates, and anything beyond is a mistake (e.g. "99999y-ago") that would otherwise reach
@@ -22,89 +21,73 @@ MAX_TIME_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 MAX_INTERVAL_MS = 10_000 * UNIT_MS["y"]  # longer than any range, far from int64 limits
 
 
-@dataclass(frozen=True, slots=True)
-class Downsample:
-    interval_ms: int
-    aggregator: str
-    fill: str = "none"
+class Aggregator(StrEnum):
+    """How the points of one bucket become one value (DESIGN.md section 4)."""
 
-    @property
-    def spec(self) -> str:
-        return f"{self.interval_ms}ms-{self.aggregator}" + (
-            f"-{self.fill}" if self.fill != "none" else ""
-        )
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    AVG = "avg"
+    COUNT = "count"
+    FIRST = "first"
+    LAST = "last"
+    DEV = "dev"  # population standard deviation
+    RATE = "rate"  # change per second between consecutive points
+
+
+class Fill(StrEnum):
+    """OpenTSDB's policies for buckets without points. JSON has no NaN, so NAN renders like
+    NULL in JSON dialects."""
+
+    NONE = "none"  # leave empty buckets out
+    NULL = "null"
+    NAN = "nan"
+    ZERO = "zero"
+
+
+def check_time(ms: int, *, field: str, given: str | int | None = None) -> None:
+    """Refuse a time outside the years 1 to 9999. `given` is the time as the client wrote it,
+    so the message names what they sent rather than what it came to."""
+    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        shown = ms if given is None else given
+        raise InvalidInput(f"{field}: {shown!r} is outside the years 1 to 9999", field=field)
+
+
+def check_interval(interval_ms: int, *, field: str = "rollup", given: str | None = None) -> None:
+    """Refuse a bucket interval that is not positive or longer than 10000y. `given` is the
+    interval as the client wrote it; a dialect prefixes the message with its own context."""
+    shown = f"{interval_ms}ms" if given is None else given
+    if interval_ms < 1:
+        raise InvalidInput(f"the interval {shown!r} is not positive", field=field)
+    if interval_ms > MAX_INTERVAL_MS:
+        raise InvalidInput(f"the interval {shown!r} is longer than 10000y", field=field)
 
 
 @dataclass(frozen=True, slots=True)
 class TimeRange:
+    """Epoch milliseconds, both ends inclusive; validated on construction."""
+
     start_ms: int
     end_ms: int
 
-
-def parse_downsample(text: str, *, field: str = "rollup", month_unit: str = "n") -> Downsample:
-    """`<interval>-<aggregator>[-<fill>]`, e.g. `1h-avg`, `10m-max-zero`."""
-    parts = text.strip().split("-")
-    if len(parts) not in (2, 3):
-        raise InvalidInput(
-            f"{field} {text!r} must look like <interval>-<aggregator>[-<fill>], e.g. 1h-avg",
-            field=field,
-        )
-    try:
-        interval_ms = parse_duration(parts[0], month_unit=month_unit)
-    except TimeParseError as error:
-        raise InvalidInput(f"{field} {text!r}: {error}", field=field) from error
-    if interval_ms > MAX_INTERVAL_MS:
-        raise InvalidInput(
-            f"{field} {text!r}: the interval {parts[0]!r} is longer than 10000y", field=field
-        )
-    aggregator = parts[1].lower()
-    if aggregator not in AGGREGATORS:
-        raise InvalidInput(
-            f"{field} {text!r}: unknown aggregator {parts[1]!r} (use {', '.join(AGGREGATORS)})",
-            field=field,
-        )
-    fill = parts[2].lower() if len(parts) == 3 else "none"
-    if fill not in FILLS:
-        raise InvalidInput(
-            f"{field} {text!r}: unknown fill policy {parts[2]!r} (use {', '.join(FILLS)})",
-            field=field,
-        )
-    return Downsample(interval_ms, aggregator, fill)
+    def __post_init__(self) -> None:
+        check_time(self.start_ms, field="start")
+        check_time(self.end_ms, field="end")
+        if self.end_ms < self.start_ms:
+            raise InvalidInput("end is before start", field="end")
 
 
-def parse_range(
-    start: str | int | None,
-    end: str | int | None,
-    *,
-    now_ms: int,
-    start_field: str = "start",
-    end_field: str = "end",
-) -> TimeRange:
-    if start is None or (isinstance(start, str) and not start.strip()):
-        raise InvalidInput(f"{start_field} is required", field=start_field)
-    start_ms = _time(start, start_field, now_ms)
-    if end is None or (isinstance(end, str) and not end.strip()):
-        end_ms = now_ms
-    else:
-        end_ms = _time(end, end_field, now_ms)
-    if end_ms < start_ms:
-        raise InvalidInput(f"{end_field} is before {start_field}", field=end_field)
-    return TimeRange(start_ms, end_ms)
+@dataclass(frozen=True, slots=True)
+class Downsample:
+    """Buckets of `interval_ms` starting at `ts - ts % interval_ms` (UTC), each valued by the
+    aggregator; empty buckets follow the fill policy. Validated on construction."""
 
+    interval_ms: int
+    aggregator: Aggregator
+    fill: Fill = Fill.NONE
 
-def _time(text: str | int, field: str, now_ms: int) -> int:
-    """Epoch milliseconds from a time text, or an int that already is epoch milliseconds (a
-    dialect that parsed its own time parameters)."""
-    if isinstance(text, int):
-        ms = text
-    else:
-        try:
-            ms = parse_time(text, now_ms=now_ms)
-        except TimeParseError as error:
-            raise InvalidInput(f"{field}: {error}", field=field) from error
-    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
-        raise InvalidInput(f"{field}: {text!r} is outside the years 1 to 9999", field=field)
-    return ms
+    def __post_init__(self) -> None:
+        check_interval(self.interval_ms)
 
 
 def check_bucket_count(time_range: TimeRange, downsample: Downsample) -> None:
@@ -115,7 +98,7 @@ def check_bucket_count(time_range: TimeRange, downsample: Downsample) -> None:
     first = time_range.start_ms - time_range.start_ms % interval
     last = time_range.end_ms - time_range.end_ms % interval
     buckets = (last - first) // interval + 1
-    if downsample.fill != "none" and buckets > MAX_BUCKETS:
+    if downsample.fill is not Fill.NONE and buckets > MAX_BUCKETS:
         raise InvalidInput(
             f"{buckets} buckets requested with a fill policy; at most {MAX_BUCKETS} "
             "(use a longer interval or a shorter range)",
@@ -127,11 +110,9 @@ def apply_fill(
     buckets: Sequence[tuple[int, float]], time_range: TimeRange, downsample: Downsample
 ) -> list[tuple[int, float | None]]:
     """Add the empty buckets between start and end, valued by the fill policy."""
-    if downsample.fill == "none":
+    if downsample.fill is Fill.NONE:
         return list(buckets)
-    filler: float | None = 0.0 if downsample.fill == "zero" else None
-    if downsample.fill == "nan":
-        filler = math.nan
+    filler: float | None = {Fill.ZERO: 0.0, Fill.NAN: math.nan}.get(downsample.fill)
     interval = downsample.interval_ms
     present = dict(buckets)
     first = time_range.start_ms - time_range.start_ms % interval
@@ -163,3 +144,12 @@ def reading_time(value: int | float | str | None, *, now_ms: int, field: str = "
         # Positional notation: repr() writes small or huge floats with an exponent.
         return _time(format(Decimal(repr(value)), "f"), field, now_ms)
     return _time(value, field, now_ms)
+
+
+def _time(text: str, field: str, now_ms: int) -> int:
+    try:
+        ms = parse_time(text, now_ms=now_ms)
+    except TimeParseError as error:
+        raise InvalidInput(f"{field}: {error}", field=field) from error
+    check_time(ms, field=field, given=text)
+    return ms

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from thingport.core.devices.service import DeviceRef
+from thingport.core.telemetry.query import Downsample, TimeRange
 
 
 class Reading(NamedTuple):
@@ -44,8 +45,10 @@ class SeriesResult:
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
+    """What was answered: the range and downsampling are those the query ran with, so a dialect
+    renders them from here, whatever its own spelling of them was."""
+
     device: DeviceRef
-    start_ms: int
-    end_ms: int
-    rollup: str
+    time_range: TimeRange
+    downsample: Downsample
     results: list[SeriesResult]

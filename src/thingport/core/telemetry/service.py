@@ -13,10 +13,11 @@ from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.service import DeviceRef, DevicesService
 from thingport.core.telemetry.models import Series
 from thingport.core.telemetry.query import (
+    Aggregator,
+    Downsample,
+    TimeRange,
     apply_fill,
     check_bucket_count,
-    parse_downsample,
-    parse_range,
 )
 from thingport.core.telemetry.repository import SeriesRepository
 from thingport.core.telemetry.schemas import QueryResult, Reading, SeriesOut, SeriesResult
@@ -216,22 +217,17 @@ class TelemetryService:
         principal: Principal | None,
         device_key: str,
         *,
-        start: str | int | None,
-        end: str | int | None,
-        rollup: str | None,
+        time_range: TimeRange,
+        downsample: Downsample,
         series_uuids: Sequence[str] | None = None,
-        month_unit: str = "n",
         series_keys: Sequence[str] | None = None,
         count_samples: bool = False,
     ) -> QueryResult:
         """Downsampled points of a device's series (all of them, or those named by uuid or by
         key). A key without a series yet selects nothing: no data is an answer, not an error.
-        `start`/`end`: a time text, or epoch milliseconds. `count_samples`: also count the raw
-        points of each series in the range (one more aggregate, over a single bucket)."""
-        if rollup is None or not rollup.strip():
-            raise InvalidInput("rollup is required, e.g. rollup=1h-avg", field="rollup")
-        downsample = parse_downsample(rollup, month_unit=month_unit)
-        time_range = parse_range(start, end, now_ms=now_ms())
+        `count_samples`: also count the raw points of each series in the range (one more
+        aggregate, over a single bucket). Each dialect parses its own parameters into the range
+        and the downsampling; the limits that hold for all of them are checked here."""
         check_bucket_count(time_range, downsample)
         device = await self.devices.resolve(principal, device_key)
 
@@ -268,14 +264,13 @@ class TelemetryService:
                 time_range.start_ms,
                 time_range.end_ms,
                 time_range.end_ms - time_range.start_ms + 1,
-                "count",
+                Aggregator.COUNT,
             )
             counts = {sid: int(sum(v for _, v in rows)) for sid, rows in whole.items()}
         return QueryResult(
             device=device,
-            start_ms=time_range.start_ms,
-            end_ms=time_range.end_ms,
-            rollup=rollup,
+            time_range=time_range,
+            downsample=downsample,
             results=[
                 SeriesResult(
                     s,

@@ -65,7 +65,7 @@ def _value(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def query_response(result: QueryResult, *, arrays: bool) -> schemas.QueryResponse:
+def query_response(result: QueryResult, *, rollup: str, arrays: bool) -> schemas.QueryResponse:
     items = []
     for series_result in result.results:
         data: dict[str, float | None] | list[tuple[int | float, float | None]]
@@ -83,8 +83,8 @@ def query_response(result: QueryResult, *, arrays: bool) -> schemas.QueryRespons
             )
         )
     return schemas.QueryResponse(
-        end=format_iso(result.end_ms),
+        end=format_iso(result.time_range.end_ms),
         results=items,
-        rollup=result.rollup,
-        start=format_iso(result.start_ms),
+        rollup=rollup,
+        start=format_iso(result.time_range.start_ms),
     )

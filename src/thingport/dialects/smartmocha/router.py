@@ -25,7 +25,7 @@ from thingport.core.live.subscription import LiveSubscription
 from thingport.core.telemetry.query import reading_time
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
-from thingport.dialects.smartmocha import mapping, schemas
+from thingport.dialects.smartmocha import mapping, query_params, schemas
 from thingport.dialects.smartmocha.errors import install_error_handlers
 from thingport.kit.errors import InvalidInput, Unauthenticated
 from thingport.platform import Core
@@ -111,11 +111,19 @@ async def get_data(
         metric_ids = [m.strip() for m in metric_id.split(";") if m.strip()]
         if not metric_ids:
             raise InvalidInput("metric_id lists no metric ids", field="metric_id")
+    downsample = query_params.downsample(rollup)
+    time_range = query_params.time_range(start, end, now_ms=now_ms())
     result = await core.telemetry.query(
-        principal, device_id, start=start, end=end, rollup=rollup, series_uuids=metric_ids
+        principal,
+        device_id,
+        time_range=time_range,
+        downsample=downsample,
+        series_uuids=metric_ids,
     )
     as_arrays = arrays is not None and arrays.lower() not in ("false", "0", "no")
-    return mapping.query_response(result, arrays=as_arrays)
+    # The rollup is echoed as sent (a parsed one has lost the client's units).
+    assert rollup is not None  # query_params.downsample refused a missing one
+    return mapping.query_response(result, rollup=rollup, arrays=as_arrays)
 
 
 @router.post(

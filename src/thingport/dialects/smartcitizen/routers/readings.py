@@ -8,7 +8,6 @@ query planner: buckets start at `ts - ts % interval` in UTC, a month (`M`) being
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,10 +21,12 @@ from thingport.core.catalog.schemas import SensorOut
 from thingport.core.catalog.sensor_readings import SensorValue
 from thingport.core.catalog.service import numeric_ref
 from thingport.core.devices.schemas import DeviceOut
+from thingport.core.telemetry.query import TimeRange
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
 from thingport.dialects.smartcitizen.params import record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
+from thingport.dialects.smartcitizen.rollup import FUNCTIONS, ROLLUP, downsample, duration_ms
 from thingport.dialects.smartcitizen.wire import (
     parse_data,
     reading_time,
@@ -33,7 +34,7 @@ from thingport.dialects.smartcitizen.wire import (
     refusal_errors,
 )
 from thingport.kit.errors import ThingportError
-from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
+from thingport.kit.timeparse import TimeParseError, parse_time
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
 
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-# Kairos' aggregators that the core's rollups also have.
-FUNCTIONS = ("avg", "max", "min", "sum", "count", "first", "last", "dev")
-# SmartCitizen's units: `M` is a month, `m` a minute (case matters).
-_ROLLUP = re.compile(r"([1-9][0-9]*)(ms|y|M|w|d|h|m|s)")
 DEFAULT_WINDOW = timedelta(weeks=6)
 _DATE_MESSAGE = (
     "The {name} parameter must be an ISO8601 format date or datetime or an integer number of "
@@ -86,7 +83,7 @@ def _date_param(request: Request, name: str, now: int) -> int | None:
 
 
 def _rollup(text: str, name: str) -> str:
-    if not _ROLLUP.fullmatch(text):
+    if not ROLLUP.fullmatch(text):
         raise BadParameter(
             f"The {name} parameter must be a whole number followed by a unit: y (years), "
             "M (months), w (weeks), d (days), h (hours), m (minutes), s (seconds) or "
@@ -141,7 +138,7 @@ async def get_readings(
     if start is None:
         relative = params.get("relative", "").strip()
         window = (
-            parse_duration(_rollup(relative, "relative"), month_unit="M")
+            duration_ms(_rollup(relative, "relative"))
             if relative
             else int(DEFAULT_WINDOW.total_seconds() * 1000)
         )
@@ -174,15 +171,13 @@ async def get_readings(
     if series_key is not None and series_key in series_ids:
         # all_intervals=true: every bucket of the range, empty ones as null (the live service
         # only does this from 10 minutes up; here any rollup within the core's bucket limit).
-        fill = "-null" if params.get("all_intervals", "").lower() == "true" else ""
+        all_intervals = params.get("all_intervals", "").lower() == "true"
         result = await core.telemetry.query(
             viewer,
             device.key,
-            start=start,
-            end=end,
-            rollup=f"{rollup}-{function}{fill}",
+            time_range=TimeRange(start, end),
+            downsample=downsample(rollup, function, all_intervals=all_intervals),
             series_keys=[series_key],
-            month_unit="M",
             count_samples=True,
         )
         if result.results:
