@@ -19,6 +19,7 @@ from thingport.dialects.smartcitizen.routers import (
     search,
     users,
 )
+from thingport.dialects.smartcitizen.state import install_state
 from thingport.kit.errors import ThingportError
 
 
@@ -70,6 +71,7 @@ def build_app() -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)
+    install_state(app)
     app.add_api_route("/v0", root.home, methods=["GET"], dependencies=[Depends(check_version)])
     app.add_api_route("/", root.home, methods=["GET"], include_in_schema=False)
     for router in _routers():

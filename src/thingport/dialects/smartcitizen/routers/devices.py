@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,8 +17,8 @@ from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissin
 from thingport.dialects.smartcitizen.paging import list_query, page_headers
 from thingport.dialects.smartcitizen.params import record_id, request_params
 from thingport.dialects.smartcitizen.render import json_response
+from thingport.dialects.smartcitizen.state import StateDep
 from thingport.kit.errors import InvalidInput, ThingportError
-from thingport.kit.listing import Filter, ListQuery
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
 
@@ -46,7 +45,6 @@ DEVICE_FIELDS = {
 }
 
 _NEAR = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
-_WORLD_MAP_SECONDS = 60.0
 
 
 def _near(text: str | None) -> tuple[float, float] | None:
@@ -71,15 +69,10 @@ async def list_devices(request: Request, core: CoreDep, viewer: MaybePrincipal) 
 
 
 @router.get("/devices/world_map")
-async def world_map(request: Request, core: CoreDep) -> Response:
+async def world_map(core: CoreDep, state: StateDep) -> Response:
     """Public devices with a location and readings; cached for a minute, unpaginated, the
     same for every caller (the seed: filter it on the client side)."""
-    cache: dict[str, Any] = request.app.state.__dict__.setdefault("sc_world_map", {})
-    fresh = cache.get("at", 0.0) > time.monotonic() - _WORLD_MAP_SECONDS
-    if not fresh:
-        cache["body"] = await world_map_entries(core)
-        cache["at"] = time.monotonic()
-    return json_response(cache["body"])
+    return json_response(await state.world_map.get(lambda: world_map_entries(core)))
 
 
 @router.get("/devices/{device_id}")
@@ -192,26 +185,3 @@ async def delete_device(device_id: str, core: CoreDep, caller: CallerPrincipal) 
     device = await _device(core, caller, device_id)
     await core.delete_device(caller, device.key)
     return json_response({"message": "OK"})
-
-
-async def devices_of_user(
-    core: Core, viewer: Principal | None, user_id: int
-) -> list[dict[str, Any]]:
-    """The devices a user page lists, without `owner` and with `data` null: all the viewer may
-    read (private ones only for the user themself or an admin)."""
-    return (await devices_of_users(core, viewer, [user_id]))[user_id]
-
-
-async def devices_of_users(
-    core: Core, viewer: Principal | None, user_ids: list[int]
-) -> dict[int, list[dict[str, Any]]]:
-    """`devices_of_user` for a page of users at once: one search, one render."""
-    found: dict[int, list[dict[str, Any]]] = {user_id: [] for user_id in user_ids}
-    if not user_ids:
-        return found
-    query = ListQuery(filters=(Filter("owner_id", "in", tuple(user_ids)),))
-    page = await core.devices.search(viewer, query)
-    rendered = await render_devices(core, viewer, page.items, with_owner=False, with_data=False)
-    for device, body in zip(page.items, rendered, strict=True):
-        found[device.owner_id].append(body)
-    return found

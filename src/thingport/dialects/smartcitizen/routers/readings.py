@@ -32,6 +32,7 @@ from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
 from thingport.dialects.smartcitizen.params import record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
+from thingport.dialects.smartcitizen.state import StateDep
 from thingport.kit.errors import ThingportError
 from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
 from thingport.platform import Core
@@ -54,9 +55,6 @@ _DATE_MESSAGE = (
 # Legacy /add: the live service accepts readings stamped from 3 years ago (to a day ahead,
 # as every reading: catalog/readings.py).
 LEGACY_PAST = timedelta(days=3 * 365)
-# Why legacy readings were dropped, by reason (the endpoint answers 200 whatever happens, so
-# this and the log are the only trace of a kit whose data goes nowhere).
-LEGACY_REJECTIONS: Counter[str] = Counter()
 
 
 def _ms(moment: datetime) -> int:
@@ -251,12 +249,14 @@ def _clock(now: datetime) -> Response:
     )
 
 
-def _reject(reason: str, count: int, mac: str) -> None:
-    LEGACY_REJECTIONS[reason] += count
+def _reject(rejections: Counter[str], reason: str, count: int, mac: str) -> None:
+    rejections[reason] += count
     log.warning("legacy /add from %r: %d reading(s) dropped: %s", mac, count, reason)
 
 
-async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
+async def _store_legacy(
+    request: Request, core: Core, now: datetime, rejections: Counter[str]
+) -> None:
     raw = request.headers.get("x-smartcitizendata")
     if raw is None:
         return
@@ -264,29 +264,30 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
     try:
         batch = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        _reject("X-SmartCitizenData is not JSON", 1, mac)
+        _reject(rejections, "X-SmartCitizenData is not JSON", 1, mac)
         return
     if isinstance(batch, dict):
         batch = [batch]
     if not isinstance(batch, list):
-        _reject("X-SmartCitizenData is not an array of objects", 1, mac)
+        _reject(rejections, "X-SmartCitizenData is not an array of objects", 1, mac)
         return
     device = await core.devices.resolve_by_mac(mac) if mac.strip() else None
     if device is None:
-        _reject("no device has this MAC address", len(batch), mac)
+        _reject(rejections, "no device has this MAC address", len(batch), mac)
         return
     entries: list[SensorValue] = []
     for item in batch:
         if not isinstance(item, dict):
-            _reject("an entry is not an object", 1, mac)
+            _reject(rejections, "an entry is not an object", 1, mac)
             continue
         try:
             ts = reading_time(item.get("timestamp"), _ms(now))
         except ValueError as error:
-            _reject(f"timestamp {item.get('timestamp')!r} {error}", 1, mac)
+            _reject(rejections, f"timestamp {item.get('timestamp')!r} {error}", 1, mac)
             continue
         if ts < _ms(now - LEGACY_PAST):
-            _reject(f"timestamp {item.get('timestamp')!r} is more than 3 years old", 1, mac)
+            stamp = item.get("timestamp")
+            _reject(rejections, f"timestamp {stamp!r} is more than 3 years old", 1, mac)
             continue
         for key, raw_value in item.items():
             if key == "timestamp":
@@ -294,7 +295,7 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
             try:
                 value = reading_value(raw_value)
             except ValueError:
-                _reject(f"{key}={raw_value!r} is not a number", 1, mac)
+                _reject(rejections, f"{key}={raw_value!r} is not a number", 1, mac)
                 continue
             if value is not None:
                 entries.append(SensorValue(key, key, value, ts))
@@ -303,7 +304,7 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
         core.catalog, core.telemetry, device.id, device.type_id, entries
     )
     for where, messages in refused.items():
-        _reject(f"{where.removesuffix('.id')}: {'; '.join(messages)}", 1, mac)
+        _reject(rejections, f"{where.removesuffix('.id')}: {'; '.join(messages)}", 1, mac)
     if readings:
         # The MAC address is the only credential legacy firmware has (as on the live service):
         # the device it names has been found, so the platform stores on its behalf.
@@ -311,13 +312,14 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
 
 
 @router.api_route("/add", methods=["GET", "POST", "PUT", "PATCH"])
-async def legacy_add(request: Request, core: CoreDep) -> Response:
+async def legacy_add(request: Request, core: CoreDep, state: StateDep) -> Response:
     """SCK 1.x firmware: readings in headers; the answer is the clock, whatever happens."""
     now = datetime.now(UTC)
     try:
-        await _store_legacy(request, core, now)
+        await _store_legacy(request, core, now, state.legacy_rejections)
     except ThingportError as error:
-        _reject(error.message, 1, request.headers.get("x-smartcitizenmacaddr", ""))
+        mac = request.headers.get("x-smartcitizenmacaddr", "")
+        _reject(state.legacy_rejections, error.message, 1, mac)
     return _clock(now)
 
 

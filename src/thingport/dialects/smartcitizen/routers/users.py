@@ -22,11 +22,11 @@ from starlette.responses import Response
 from thingport.core.accounts.schemas import Principal, ProfileInput, UserProfile
 from thingport.core.accounts.service import ResetLookup
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
+from thingport.dialects.smartcitizen.device_views import devices_of_user, devices_of_users
 from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessable
 from thingport.dialects.smartcitizen.paging import list_query, page_headers
 from thingport.dialects.smartcitizen.params import request_params
 from thingport.dialects.smartcitizen.render import api_url, json_response
-from thingport.dialects.smartcitizen.routers.devices import devices_of_user, devices_of_users
 from thingport.dialects.smartcitizen.users_json import user_json
 from thingport.kit.errors import Forbidden, InvalidFields, Unauthenticated
 from thingport.kit.listing import Page, SortKey
