@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.schemas import DeviceCreate, DeviceOut, DeviceUpdate
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.device_views import render_devices, world_map_entries
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
-from thingport.dialects.smartcitizen.paging import list_query, page_headers
-from thingport.dialects.smartcitizen.params import record_id, request_params
+from thingport.dialects.smartcitizen.paging import Pages, list_query, page_headers
+from thingport.dialects.smartcitizen.params import RecordId, record_id, request_params
 from thingport.dialects.smartcitizen.render import json_response
 from thingport.dialects.smartcitizen.state import StateDep
 from thingport.kit.errors import InvalidInput, ThingportError
@@ -44,6 +45,7 @@ DEVICE_FIELDS = {
     "exposure": "exposure",
 }
 
+_UPDATE = openapi.body(schemas.DeviceParams, required=False)
 _NEAR = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
 
 
@@ -60,23 +62,35 @@ async def _device(core: Core, viewer: Principal | None, text: str) -> DeviceOut:
     return await core.devices.get_by_id(viewer, record_id("Device", text))
 
 
-@router.get("/devices")
-async def list_devices(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
-    query, pages = list_query(request, DEVICE_FIELDS, near=_near(request.query_params.get("near")))
+@router.get(
+    "/devices", response_model=list[schemas.Device], openapi_extra=openapi.listing(DEVICE_FIELDS)
+)
+async def list_devices(
+    request: Request,
+    core: CoreDep,
+    viewer: MaybePrincipal,
+    pages: Pages,
+    near: Annotated[
+        str | None, Query(description="`lat,lng`: the nearest devices first", examples=["41.4,2.1"])
+    ] = None,
+) -> Response:
+    query = list_query(request, DEVICE_FIELDS, pages, near=_near(near))
     page = await core.devices.search(viewer, query)
     body = await render_devices(core, viewer, page.items)
     return json_response(body, headers=page_headers(request, page, pages))
 
 
-@router.get("/devices/world_map")
+@router.get(
+    "/devices/world_map", response_model=list[schemas.WorldMapDevice], openapi_extra=openapi.read()
+)
 async def world_map(core: CoreDep, state: StateDep) -> Response:
     """Public devices with a location and readings; cached for a minute, unpaginated, the
     same for every caller (the seed: filter it on the client side)."""
     return json_response(await state.world_map.get(lambda: world_map_entries(core)))
 
 
-@router.get("/devices/{device_id}")
-async def get_device(device_id: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
+@router.get("/devices/{device_id}", response_model=schemas.Device, openapi_extra=openapi.read())
+async def get_device(device_id: RecordId, core: CoreDep, viewer: MaybePrincipal) -> Response:
     device = await _device(core, viewer, device_id)
     return json_response((await render_devices(core, viewer, [device]))[0])
 
@@ -140,7 +154,13 @@ def _as_unprocessable(error: ThingportError) -> ThingportError:
     return error
 
 
-@router.post("/devices", status_code=201)
+@router.post(
+    "/devices",
+    status_code=201,
+    response_model=schemas.Device,
+    response_description="The device, with its device_token shown this once",
+    openapi_extra=openapi.body(schemas.DeviceParams),
+)
 async def create_device(request: Request, core: CoreDep, caller: CallerPrincipal) -> Response:
     params = await request_params(request)
     if not str(params.get("name") or "").strip():
@@ -161,9 +181,11 @@ async def create_device(request: Request, core: CoreDep, caller: CallerPrincipal
     return json_response(body, 201)
 
 
-@router.api_route("/devices/{device_id}", methods=["PATCH", "PUT"])
+# One route per method: a route of two methods gives both the same OpenAPI operation id.
+@router.put("/devices/{device_id}", response_model=schemas.Device, openapi_extra=_UPDATE)
+@router.patch("/devices/{device_id}", response_model=schemas.Device, openapi_extra=_UPDATE)
 async def update_device(
-    device_id: str, request: Request, core: CoreDep, caller: CallerPrincipal
+    device_id: RecordId, request: Request, core: CoreDep, caller: CallerPrincipal
 ) -> Response:
     device = await _device(core, caller, device_id)
     params = await request_params(request)
@@ -180,8 +202,8 @@ async def update_device(
     return json_response((await render_devices(core, caller, [updated]))[0])
 
 
-@router.delete("/devices/{device_id}")
-async def delete_device(device_id: str, core: CoreDep, caller: CallerPrincipal) -> Response:
+@router.delete("/devices/{device_id}", response_model=schemas.Message)
+async def delete_device(device_id: RecordId, core: CoreDep, caller: CallerPrincipal) -> Response:
     device = await _device(core, caller, device_id)
     await core.delete_device(caller, device.key)
     return json_response({"message": "OK"})

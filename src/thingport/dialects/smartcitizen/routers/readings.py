@@ -28,9 +28,10 @@ from thingport.core.catalog.readings import (
 from thingport.core.catalog.schemas import SensorOut
 from thingport.core.catalog.service import numeric_ref
 from thingport.core.devices.schemas import DeviceOut
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
-from thingport.dialects.smartcitizen.params import record_id, request_params
+from thingport.dialects.smartcitizen.params import RecordId, record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
 from thingport.dialects.smartcitizen.state import StateDep
 from thingport.kit.errors import ThingportError
@@ -114,9 +115,13 @@ async def _device_sensor_ids(core: Core, device: DeviceOut) -> tuple[list[int], 
 # -- GET readings ---------------------------------------------------------------------------
 
 
-@router.get("/devices/{ref}/readings")
+@router.get(
+    "/devices/{ref}/readings",
+    response_model=schemas.Readings,
+    openapi_extra=openapi.READINGS_QUERY,
+)
 async def get_readings(
-    ref: str, request: Request, core: CoreDep, viewer: MaybePrincipal
+    ref: RecordId, request: Request, core: CoreDep, viewer: MaybePrincipal
 ) -> Response:
     params = request.query_params
     rollup_text = params.get("rollup", "").strip()
@@ -208,9 +213,13 @@ async def get_readings(
 # -- POST readings --------------------------------------------------------------------------
 
 
-@router.post("/devices/{ref}/readings")
+@router.post(
+    "/devices/{ref}/readings",
+    response_model=schemas.Queued,
+    openapi_extra=openapi.READINGS_BODY,
+)
 async def post_readings(
-    ref: str, request: Request, core: CoreDep, principal: CallerPrincipal
+    ref: RecordId, request: Request, core: CoreDep, principal: CallerPrincipal
 ) -> Response:
     data = (await request_params(request)).get("data")
     if data is None or data == []:
@@ -311,7 +320,11 @@ async def _store_legacy(
         await core.telemetry.ingest(SYSTEM, device.key, readings)
 
 
-@router.api_route("/add", methods=["GET", "POST", "PUT", "PATCH"])
+# One route per method: a route of several methods gives each the same OpenAPI operation id.
+@router.get("/add", responses=openapi.CLOCK_RESPONSE)
+@router.post("/add", responses=openapi.CLOCK_RESPONSE)
+@router.put("/add", responses=openapi.CLOCK_RESPONSE)
+@router.patch("/add", responses=openapi.CLOCK_RESPONSE)
 async def legacy_add(request: Request, core: CoreDep, state: StateDep) -> Response:
     """SCK 1.x firmware: readings in headers; the answer is the clock, whatever happens."""
     now = datetime.now(UTC)
@@ -323,6 +336,9 @@ async def legacy_add(request: Request, core: CoreDep, state: StateDep) -> Respon
     return _clock(now)
 
 
-@router.api_route("/datetime", methods=["GET", "POST", "PUT", "PATCH"])
+@router.get("/datetime", responses=openapi.CLOCK_RESPONSE)
+@router.post("/datetime", responses=openapi.CLOCK_RESPONSE)
+@router.put("/datetime", responses=openapi.CLOCK_RESPONSE)
+@router.patch("/datetime", responses=openapi.CLOCK_RESPONSE)
 async def current_datetime() -> Response:
     return _clock(datetime.now(UTC))
