@@ -1,7 +1,13 @@
 """The dialects Thingport serves, in the order the banner and `/` list them.
 
-A new dialect declares a `Dialect` in its package's `dialect.py` and adds one line here; app.py,
-the banner and the index read this tuple and nothing else.
+A new dialect declares itself in its package's `dialect.py`,
+
+    WHISKER = DialectSpec(name="Whisker Labs", prefix="/whisker", version_path="/v1",
+                          builder=build_app)
+
+where `build_app()` returns a new FastAPI sub-app (its error handlers, its routers, any state
+it keeps on that instance), and adds one line to DIALECTS below. app.py mounts what this module
+builds; the banner and the index read it; nothing else lists dialects.
 """
 
 from __future__ import annotations
