@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 
 from thingport.demo.data import DemoInfo, load_demo
 from thingport.demo.simulator import Simulator
-from thingport.dialects.smartcitizen.app import build_app as build_smartcitizen
-from thingport.dialects.smartmocha.router import build_app as build_smartmocha
+from thingport.dialects.registry import MountedDialect, build_dialects
 from thingport.platform import Platform
 from thingport.settings import Settings
 from thingport.transports.mqtt.auth_http import router as mqtt_auth_router
@@ -25,29 +24,14 @@ from thingport.transports.mqtt.embedded import EmbeddedBroker
 
 
 @dataclass(frozen=True)
-class MountedApi:
-    name: str
-    prefix: str
-    base_path: str
-    app: FastAPI
-
-
-@dataclass(frozen=True)
 class StartupInfo:
     settings: Settings
-    apis: tuple[MountedApi, ...]
+    apis: tuple[MountedDialect, ...]
     demo: DemoInfo | None
     mqtt: str = "off"
 
 
 Announce = Callable[[StartupInfo], None]
-
-
-def build_apis() -> tuple[MountedApi, ...]:
-    return (
-        MountedApi("Smart Mocha", "/smartmocha", "/smartmocha/v0", build_smartmocha()),
-        MountedApi("SmartCitizen", "/smartcitizen", "/smartcitizen/v0", build_smartcitizen()),
-    )
 
 
 COMMAND_EXPIRY_INTERVAL_S = 30.0
@@ -67,7 +51,7 @@ async def _expire_commands(platform: Platform) -> None:
 def create_app(
     settings: Settings, *, announce: Announce | None = None, platform: Platform | None = None
 ) -> FastAPI:
-    apis = build_apis()
+    apis = build_dialects()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -140,7 +124,7 @@ def create_app(
         return {
             "name": "Thingport",
             "apis": [
-                {"name": api.name, "url": api.base_path, "docs": f"{api.prefix}/docs"}
+                {"name": api.name, "url": api.base_path, "docs": api.docs_path}
                 for api in apis
             ],
         }

@@ -83,7 +83,7 @@ def _announce(info: StartupInfo) -> None:
     console.print("[bold]Thingport is running[/bold]", soft_wrap=True)
     for api in info.apis:
         console.print(
-            f"  {api.name}: {base}{api.base_path}   docs: {base}{api.prefix}/docs", soft_wrap=True
+            f"  {api.name}: {base}{api.base_path}   docs: {base}{api.docs_path}", soft_wrap=True
         )
     console.print(f"  health: {base}/healthz", soft_wrap=True)
     console.print(f"  MQTT: {info.mqtt}", soft_wrap=True)

@@ -6,6 +6,9 @@ import httpx
 import orjson
 import pytest
 
+from thingport.dialects.smartcitizen.app import build_app
+from thingport.dialects.smartcitizen.state import state_of
+
 BASE = "/smartcitizen/v0"
 
 
@@ -74,3 +77,11 @@ async def test_callback_that_is_not_an_identifier_is_refused(
     response = await client.get(BASE, params={"callback": callback})
     assert response.status_code == 400
     assert callback not in response.text
+
+
+def test_each_app_keeps_its_own_state() -> None:
+    # Two platform apps in one process (as the tests build) share no world map or counts.
+    first, second = state_of(build_app()), state_of(build_app())
+    assert first is not second
+    first.legacy_rejections["x"] += 1
+    assert second.legacy_rejections["x"] == 0

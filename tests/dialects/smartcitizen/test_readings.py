@@ -4,7 +4,7 @@ GET readings with rollups checked against buckets computed here; access and bad 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from statistics import mean
@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
+from starlette.routing import Mount
 
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.core.telemetry.schemas import Reading
-from thingport.dialects.smartcitizen.routers import readings as readings_router
+from thingport.dialects.smartcitizen.state import state_of
 from thingport.platform import Platform
 
 BASE = "/smartcitizen/v0"
@@ -391,8 +393,15 @@ def _clock_time(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
+def _legacy_rejections(app: FastAPI) -> Counter[str]:
+    """The rejection counts of this app's SmartCitizen sub-app (each app keeps its own)."""
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/smartcitizen")
+    assert isinstance(mount.app, FastAPI)
+    return state_of(mount.app).legacy_rejections
+
+
 async def test_legacy_add_stores_the_kits_keys_and_answers_the_clock(
-    client: httpx.AsyncClient, platform: Platform, alice: Account
+    client: httpx.AsyncClient, app: FastAPI, platform: Platform, alice: Account
 ) -> None:
     device_id, _ = await _device(
         platform, alice, type_id=SCK_11, public=True, mac_address="00:1C:B3:09:85:15"
@@ -408,7 +417,7 @@ async def test_legacy_add_stores_the_kits_keys_and_answers_the_clock(
         f'{{"temp":"29100.2","bat":"786","timestamp":"{stamp(second)}"}},'
         '{"temp":"1","timestamp":"2013-10-28 1:34:26"}]'
     )
-    before = sum(readings_router.LEGACY_REJECTIONS.values())
+    before = sum(_legacy_rejections(app).values())
     response = await client.post(
         "/smartcitizen/add",
         headers={
@@ -420,7 +429,7 @@ async def test_legacy_add_stores_the_kits_keys_and_answers_the_clock(
     assert response.status_code == 200
     assert abs(_clock_time(response.text) - datetime.now(UTC)) < timedelta(seconds=5)
     # "bogus" is no key of an SCK 1.1, and 2013 is more than three years ago.
-    assert sum(readings_router.LEGACY_REJECTIONS.values()) == before + 2
+    assert sum(_legacy_rejections(app).values()) == before + 2
     window = {"from": _iso(_ms(now - timedelta(days=3))), "to": _iso(_ms(now))}
     temp = (await _get(client, device_id, sensor_key="temp", rollup="1s", **window)).json()
     assert temp["sensor_id"] == 12
@@ -434,9 +443,9 @@ async def test_legacy_add_stores_the_kits_keys_and_answers_the_clock(
 
 
 async def test_legacy_add_answers_even_when_nothing_is_stored(
-    client: httpx.AsyncClient, platform: Platform, alice: Account
+    client: httpx.AsyncClient, app: FastAPI, platform: Platform, alice: Account
 ) -> None:
-    before = readings_router.LEGACY_REJECTIONS.copy()
+    before = _legacy_rejections(app).copy()
     for method in ("GET", "PUT", "PATCH", "POST"):
         for path in ("/smartcitizen/add", "/smartcitizen/v0/add"):
             response = await client.request(
@@ -450,7 +459,7 @@ async def test_legacy_add_answers_even_when_nothing_is_stored(
             assert response.status_code == 200
             _clock_time(response.text)
     unknown = "no device has this MAC address"
-    assert readings_router.LEGACY_REJECTIONS[unknown] == before[unknown] + 8
+    assert _legacy_rejections(app)[unknown] == before[unknown] + 8
     broken = await client.get("/smartcitizen/add", headers={"X-SmartCitizenData": "[{"})
     assert broken.status_code == 200
     _clock_time(broken.text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.errors import install_error_handlers
 from thingport.dialects.smartcitizen.render import ResponseOptions
 from thingport.dialects.smartcitizen.routers import (
@@ -19,6 +20,7 @@ from thingport.dialects.smartcitizen.routers import (
     search,
     users,
 )
+from thingport.dialects.smartcitizen.state import install_state
 from thingport.kit.errors import ThingportError
 
 
@@ -70,10 +72,20 @@ def build_app() -> FastAPI:
         redirect_slashes=False,
     )
     install_error_handlers(app)
-    app.add_api_route("/v0", root.home, methods=["GET"], dependencies=[Depends(check_version)])
+    install_state(app)
+    app.add_api_route(
+        "/v0",
+        root.home,
+        methods=["GET"],
+        dependencies=[Depends(check_version)],
+        response_model=schemas.Home,
+        openapi_extra=openapi.read(),
+    )
     app.add_api_route("/", root.home, methods=["GET"], include_in_schema=False)
     for router in _routers():
-        app.include_router(router, prefix="/v0", dependencies=[Depends(check_version)])
+        app.include_router(
+            router, prefix="/v0", dependencies=[Depends(check_version)], responses=openapi.ERRORS
+        )
         app.include_router(router, dependencies=[Depends(check_version)], include_in_schema=False)
     app.add_middleware(ResponseOptions)
     app.add_middleware(StripTrailingSlash)

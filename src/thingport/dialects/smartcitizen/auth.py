@@ -16,34 +16,26 @@ from fastapi import Depends, Request
 from thingport.core.accounts.schemas import Principal
 from thingport.kit.errors import Unauthenticated
 from thingport.platform import Core
-from thingport.web.credentials import BasicCredentials, TokenCredentials, parse_authorization
+from thingport.web.credentials import (
+    BasicCredentials,
+    UnreadableCredentials,
+    authenticate,
+    request_credentials,
+)
 from thingport.web.deps import CoreDep
 
 
 async def _authenticate(request: Request, core: Core) -> Principal | None:
-    token = request.query_params.get("access_token")
-    if token:
-        try:
-            return await core.accounts.authenticate_token(token)
-        except Unauthenticated:
-            raise Unauthenticated("Invalid OAuth2 Params") from None
-    header = request.headers.get("authorization")
-    credentials = parse_authorization(header)
+    credentials = request_credentials(request, query_token="access_token")
     if credentials is None:
-        if header:
-            raise Unauthenticated("Authorization header not understood: use Bearer, Basic or Token")
         return None
-    if isinstance(credentials, BasicCredentials):
-        try:
-            return await core.accounts.authenticate_basic(
-                credentials.username, credentials.password
-            )
-        except Unauthenticated:
-            raise Unauthenticated("Invalid Username/Password Combination") from None
-    assert isinstance(credentials, TokenCredentials)
+    if isinstance(credentials, UnreadableCredentials):
+        raise Unauthenticated("Authorization header not understood: use Bearer, Basic or Token")
     try:
-        return await core.accounts.authenticate_token(credentials.token)
+        return await authenticate(core, credentials)
     except Unauthenticated:
+        if isinstance(credentials, BasicCredentials):
+            raise Unauthenticated("Invalid Username/Password Combination") from None
         raise Unauthenticated("Invalid OAuth2 Params") from None
 
 

@@ -177,3 +177,26 @@ async def world_map_entries(core: Core) -> list[dict[str, Any]]:
             )
         )
     return entries
+
+
+async def devices_of_user(
+    core: Core, viewer: Principal | None, user_id: int
+) -> list[dict[str, Any]]:
+    """The devices a user page lists, without `owner` and with `data` null: all the viewer may
+    read (private ones only for the user themself or an admin)."""
+    return (await devices_of_users(core, viewer, [user_id]))[user_id]
+
+
+async def devices_of_users(
+    core: Core, viewer: Principal | None, user_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """`devices_of_user` for a page of users at once: one search, one render."""
+    found: dict[int, list[dict[str, Any]]] = {user_id: [] for user_id in user_ids}
+    if not user_ids:
+        return found
+    query = ListQuery(filters=(Filter("owner_id", "in", tuple(user_ids)),))
+    page = await core.devices.search(viewer, query)
+    rendered = await render_devices(core, viewer, page.items, with_owner=False, with_data=False)
+    for device, body in zip(page.items, rendered, strict=True):
+        found[device.owner_id].append(body)
+    return found

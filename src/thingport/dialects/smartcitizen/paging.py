@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from fastapi import Depends, Query
 from starlette.requests import Request
 
 from thingport.dialects.smartcitizen.errors import BadSearch
@@ -57,10 +58,20 @@ def _positive(text: str | None, default: int) -> int:
     return value if value > 0 else default
 
 
-def page_request(request: Request) -> PageRequest:
-    params = request.query_params
-    per_page = min(_positive(params.get("per_page"), DEFAULT_PER_PAGE), MAX_PER_PAGE)
-    return PageRequest(page=_positive(params.get("page"), 1), per_page=per_page)
+def page_request(
+    page: Annotated[str | None, Query(description="1 is the first page")] = None,
+    per_page: Annotated[
+        str | None,
+        Query(description=f"default {DEFAULT_PER_PAGE}, at most {MAX_PER_PAGE}"),
+    ] = None,
+) -> PageRequest:
+    """Read as text: a page that is no positive number is the default, never a 422 (as on
+    the live service)."""
+    per_page_number = min(_positive(per_page, DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    return PageRequest(page=_positive(page, 1), per_page=per_page_number)
+
+
+Pages = Annotated[PageRequest, Depends(page_request)]
 
 
 def _split_term(term: str) -> tuple[str, Operator]:
@@ -88,11 +99,12 @@ def _sort_keys(values: list[str], fields: Mapping[str, str]) -> list[SortKey]:
 def list_query(
     request: Request,
     fields: Mapping[str, str],
+    pages: PageRequest,
     *,
     default_sort: tuple[SortKey, ...] = (),
     near: tuple[float, float] | None = None,
-) -> tuple[ListQuery, PageRequest]:
-    """Read `q[...]`, `page` and `per_page`. `fields`: SmartCitizen name -> core field."""
+) -> ListQuery:
+    """Read `q[...]` into a query of `pages`. `fields`: SmartCitizen name -> core field."""
     filters: list[Filter] = []
     sorts: list[str] = []
     for key, value in request.query_params.multi_items():
@@ -111,11 +123,9 @@ def list_query(
         filters.append(Filter(fields[name], predicate, parsed))
     merged = _merge_in_filters(filters)
     sort = tuple(_sort_keys(sorts, fields)) or default_sort
-    pages = page_request(request)
-    query = ListQuery(
+    return ListQuery(
         filters=tuple(merged), sort=sort, offset=pages.offset, limit=pages.per_page, near=near
     )
-    return query, pages
 
 
 def _merge_in_filters(filters: list[Filter]) -> list[Filter]:

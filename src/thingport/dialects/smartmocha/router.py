@@ -29,7 +29,7 @@ from thingport.dialects.smartmocha import mapping, query_params, schemas
 from thingport.dialects.smartmocha.errors import install_error_handlers
 from thingport.kit.errors import InvalidInput, Unauthenticated
 from thingport.platform import Core
-from thingport.web.credentials import BasicCredentials, parse_authorization
+from thingport.web.credentials import UnreadableCredentials, authenticate, request_credentials
 from thingport.web.deps import CoreDep
 
 router = APIRouter(prefix="/v0")
@@ -37,12 +37,10 @@ router = APIRouter(prefix="/v0")
 
 async def authenticated(request: Request, core: CoreDep) -> Principal:
     """`curl -u TOKEN:` (Basic, token as user name); a Bearer token works as well."""
-    credentials = parse_authorization(request.headers.get("authorization"))
-    if credentials is None:
+    credentials = request_credentials(request)
+    if credentials is None or isinstance(credentials, UnreadableCredentials):
         raise Unauthenticated("API token required: curl -u your-api-token: ...")
-    if isinstance(credentials, BasicCredentials):
-        return await core.accounts.authenticate_basic(credentials.username, credentials.password)
-    return await core.accounts.authenticate_token(credentials.token)
+    return await authenticate(core, credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticated)]

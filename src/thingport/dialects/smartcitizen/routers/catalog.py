@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.catalog_json import kit_json, measurement_json, sensor_json
-from thingport.dialects.smartcitizen.paging import PageRequest, list_query, page_headers
-from thingport.dialects.smartcitizen.params import record_id
+from thingport.dialects.smartcitizen.paging import PageRequest, Pages, list_query, page_headers
+from thingport.dialects.smartcitizen.params import RecordId, record_id
 from thingport.dialects.smartcitizen.render import json_response
 from thingport.kit.listing import Page, SortKey
 from thingport.web.deps import CoreDep
@@ -57,36 +58,42 @@ def _list_response(
     )
 
 
-@router.get("/sensors")
-async def list_sensors(request: Request, core: CoreDep) -> Response:
-    query, pages = list_query(request, SENSOR_FIELDS, default_sort=_BY_ID)
+@router.get(
+    "/sensors", response_model=list[schemas.Sensor], openapi_extra=openapi.listing(SENSOR_FIELDS)
+)
+async def list_sensors(request: Request, core: CoreDep, pages: Pages) -> Response:
+    query = list_query(request, SENSOR_FIELDS, pages, default_sort=_BY_ID)
     return _list_response(request, await core.catalog.list_sensors(query), pages, sensor_json)
 
 
-@router.get("/sensors/{ref}")
-async def get_sensor(ref: str, core: CoreDep) -> Response:
+@router.get("/sensors/{ref}", response_model=schemas.Sensor, openapi_extra=openapi.read())
+async def get_sensor(ref: RecordId, core: CoreDep) -> Response:
     return json_response(sensor_json(await core.catalog.get_sensor(record_id("Sensor", ref))))
 
 
-@router.get("/measurements")
-async def list_measurements(request: Request, core: CoreDep) -> Response:
-    query, pages = list_query(request, MEASUREMENT_FIELDS, default_sort=_BY_ID)
+@router.get(
+    "/measurements",
+    response_model=list[schemas.Measurement],
+    openapi_extra=openapi.listing(MEASUREMENT_FIELDS),
+)
+async def list_measurements(request: Request, core: CoreDep, pages: Pages) -> Response:
+    query = list_query(request, MEASUREMENT_FIELDS, pages, default_sort=_BY_ID)
     page = await core.catalog.list_measurements(query)
     return _list_response(request, page, pages, measurement_json)
 
 
-@router.get("/measurements/{ref}")
-async def get_measurement(ref: str, core: CoreDep) -> Response:
+@router.get("/measurements/{ref}", response_model=schemas.Measurement, openapi_extra=openapi.read())
+async def get_measurement(ref: RecordId, core: CoreDep) -> Response:
     measurement = await core.catalog.get_measurement(record_id("Measurement", ref))
     return json_response(measurement_json(measurement))
 
 
-@router.get("/kits")
-async def list_kits(request: Request, core: CoreDep) -> Response:
-    query, pages = list_query(request, KIT_FIELDS, default_sort=_BY_ID)
+@router.get("/kits", response_model=list[schemas.Kit], openapi_extra=openapi.listing(KIT_FIELDS))
+async def list_kits(request: Request, core: CoreDep, pages: Pages) -> Response:
+    query = list_query(request, KIT_FIELDS, pages, default_sort=_BY_ID)
     return _list_response(request, await core.catalog.list_kits(query), pages, kit_json)
 
 
-@router.get("/kits/{ref}")
-async def get_kit(ref: str, core: CoreDep) -> Response:
+@router.get("/kits/{ref}", response_model=schemas.Kit, openapi_extra=openapi.read())
+async def get_kit(ref: RecordId, core: CoreDep) -> Response:
     return json_response(kit_json(await core.catalog.get_kit(record_id("Kit", ref))))

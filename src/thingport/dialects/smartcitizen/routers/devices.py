@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import re
-import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.schemas import DeviceCreate, DeviceOut, DeviceUpdate
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.device_views import render_devices, world_map_entries
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
-from thingport.dialects.smartcitizen.paging import list_query, page_headers
-from thingport.dialects.smartcitizen.params import record_id, request_params
+from thingport.dialects.smartcitizen.paging import Pages, list_query, page_headers
+from thingport.dialects.smartcitizen.params import RecordId, record_id, request_params
 from thingport.dialects.smartcitizen.render import json_response
+from thingport.dialects.smartcitizen.state import StateDep
 from thingport.kit.errors import InvalidInput, ThingportError
-from thingport.kit.listing import Filter, ListQuery
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
 
@@ -45,8 +45,8 @@ DEVICE_FIELDS = {
     "exposure": "exposure",
 }
 
+_UPDATE = openapi.body(schemas.DeviceParams, required=False)
 _NEAR = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*")
-_WORLD_MAP_SECONDS = 60.0
 
 
 def _near(text: str | None) -> tuple[float, float] | None:
@@ -62,28 +62,35 @@ async def _device(core: Core, viewer: Principal | None, text: str) -> DeviceOut:
     return await core.devices.get_by_id(viewer, record_id("Device", text))
 
 
-@router.get("/devices")
-async def list_devices(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
-    query, pages = list_query(request, DEVICE_FIELDS, near=_near(request.query_params.get("near")))
+@router.get(
+    "/devices", response_model=list[schemas.Device], openapi_extra=openapi.listing(DEVICE_FIELDS)
+)
+async def list_devices(
+    request: Request,
+    core: CoreDep,
+    viewer: MaybePrincipal,
+    pages: Pages,
+    near: Annotated[
+        str | None, Query(description="`lat,lng`: the nearest devices first", examples=["41.4,2.1"])
+    ] = None,
+) -> Response:
+    query = list_query(request, DEVICE_FIELDS, pages, near=_near(near))
     page = await core.devices.search(viewer, query)
     body = await render_devices(core, viewer, page.items)
     return json_response(body, headers=page_headers(request, page, pages))
 
 
-@router.get("/devices/world_map")
-async def world_map(request: Request, core: CoreDep) -> Response:
+@router.get(
+    "/devices/world_map", response_model=list[schemas.WorldMapDevice], openapi_extra=openapi.read()
+)
+async def world_map(core: CoreDep, state: StateDep) -> Response:
     """Public devices with a location and readings; cached for a minute, unpaginated, the
     same for every caller (the seed: filter it on the client side)."""
-    cache: dict[str, Any] = request.app.state.__dict__.setdefault("sc_world_map", {})
-    fresh = cache.get("at", 0.0) > time.monotonic() - _WORLD_MAP_SECONDS
-    if not fresh:
-        cache["body"] = await world_map_entries(core)
-        cache["at"] = time.monotonic()
-    return json_response(cache["body"])
+    return json_response(await state.world_map.get(lambda: world_map_entries(core)))
 
 
-@router.get("/devices/{device_id}")
-async def get_device(device_id: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
+@router.get("/devices/{device_id}", response_model=schemas.Device, openapi_extra=openapi.read())
+async def get_device(device_id: RecordId, core: CoreDep, viewer: MaybePrincipal) -> Response:
     device = await _device(core, viewer, device_id)
     return json_response((await render_devices(core, viewer, [device]))[0])
 
@@ -147,7 +154,13 @@ def _as_unprocessable(error: ThingportError) -> ThingportError:
     return error
 
 
-@router.post("/devices", status_code=201)
+@router.post(
+    "/devices",
+    status_code=201,
+    response_model=schemas.Device,
+    response_description="The device, with its device_token shown this once",
+    openapi_extra=openapi.body(schemas.DeviceParams),
+)
 async def create_device(request: Request, core: CoreDep, caller: CallerPrincipal) -> Response:
     params = await request_params(request)
     if not str(params.get("name") or "").strip():
@@ -168,9 +181,11 @@ async def create_device(request: Request, core: CoreDep, caller: CallerPrincipal
     return json_response(body, 201)
 
 
-@router.api_route("/devices/{device_id}", methods=["PATCH", "PUT"])
+# One route per method: a route of two methods gives both the same OpenAPI operation id.
+@router.put("/devices/{device_id}", response_model=schemas.Device, openapi_extra=_UPDATE)
+@router.patch("/devices/{device_id}", response_model=schemas.Device, openapi_extra=_UPDATE)
 async def update_device(
-    device_id: str, request: Request, core: CoreDep, caller: CallerPrincipal
+    device_id: RecordId, request: Request, core: CoreDep, caller: CallerPrincipal
 ) -> Response:
     device = await _device(core, caller, device_id)
     params = await request_params(request)
@@ -187,31 +202,8 @@ async def update_device(
     return json_response((await render_devices(core, caller, [updated]))[0])
 
 
-@router.delete("/devices/{device_id}")
-async def delete_device(device_id: str, core: CoreDep, caller: CallerPrincipal) -> Response:
+@router.delete("/devices/{device_id}", response_model=schemas.Message)
+async def delete_device(device_id: RecordId, core: CoreDep, caller: CallerPrincipal) -> Response:
     device = await _device(core, caller, device_id)
     await core.delete_device(caller, device.key)
     return json_response({"message": "OK"})
-
-
-async def devices_of_user(
-    core: Core, viewer: Principal | None, user_id: int
-) -> list[dict[str, Any]]:
-    """The devices a user page lists, without `owner` and with `data` null: all the viewer may
-    read (private ones only for the user themself or an admin)."""
-    return (await devices_of_users(core, viewer, [user_id]))[user_id]
-
-
-async def devices_of_users(
-    core: Core, viewer: Principal | None, user_ids: list[int]
-) -> dict[int, list[dict[str, Any]]]:
-    """`devices_of_user` for a page of users at once: one search, one render."""
-    found: dict[int, list[dict[str, Any]]] = {user_id: [] for user_id in user_ids}
-    if not user_ids:
-        return found
-    query = ListQuery(filters=(Filter("owner_id", "in", tuple(user_ids)),))
-    page = await core.devices.search(viewer, query)
-    rendered = await render_devices(core, viewer, page.items, with_owner=False, with_data=False)
-    for device, body in zip(page.items, rendered, strict=True):
-        found[device.owner_id].append(body)
-    return found

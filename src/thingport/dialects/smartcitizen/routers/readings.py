@@ -22,11 +22,13 @@ from thingport.core.catalog.sensor_readings import SensorValue
 from thingport.core.catalog.service import numeric_ref
 from thingport.core.devices.schemas import DeviceOut
 from thingport.core.telemetry.query import TimeRange
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
-from thingport.dialects.smartcitizen.params import record_id, request_params
+from thingport.dialects.smartcitizen.params import RecordId, record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
 from thingport.dialects.smartcitizen.rollup import FUNCTIONS, ROLLUP, downsample, duration_ms
+from thingport.dialects.smartcitizen.state import StateDep
 from thingport.dialects.smartcitizen.wire import (
     parse_data,
     reading_time,
@@ -51,9 +53,6 @@ _DATE_MESSAGE = (
 # Legacy /add: the live service accepts readings stamped from 3 years ago (to a day ahead,
 # as every reading: wire.py).
 LEGACY_PAST = timedelta(days=3 * 365)
-# Why legacy readings were dropped, by reason (the endpoint answers 200 whatever happens, so
-# this and the log are the only trace of a kit whose data goes nowhere).
-LEGACY_REJECTIONS: Counter[str] = Counter()
 
 
 def _ms(moment: datetime) -> int:
@@ -113,9 +112,13 @@ async def _device_sensor_ids(core: Core, device: DeviceOut) -> tuple[list[int], 
 # -- GET readings ---------------------------------------------------------------------------
 
 
-@router.get("/devices/{ref}/readings")
+@router.get(
+    "/devices/{ref}/readings",
+    response_model=schemas.Readings,
+    openapi_extra=openapi.READINGS_QUERY,
+)
 async def get_readings(
-    ref: str, request: Request, core: CoreDep, viewer: MaybePrincipal
+    ref: RecordId, request: Request, core: CoreDep, viewer: MaybePrincipal
 ) -> Response:
     params = request.query_params
     rollup_text = params.get("rollup", "").strip()
@@ -205,9 +208,13 @@ async def get_readings(
 # -- POST readings --------------------------------------------------------------------------
 
 
-@router.post("/devices/{ref}/readings")
+@router.post(
+    "/devices/{ref}/readings",
+    response_model=schemas.Queued,
+    openapi_extra=openapi.READINGS_BODY,
+)
 async def post_readings(
-    ref: str, request: Request, core: CoreDep, principal: CallerPrincipal
+    ref: RecordId, request: Request, core: CoreDep, principal: CallerPrincipal
 ) -> Response:
     data = (await request_params(request)).get("data")
     if data is None or data == []:
@@ -244,12 +251,14 @@ def _clock(now: datetime) -> Response:
     )
 
 
-def _reject(reason: str, count: int, mac: str) -> None:
-    LEGACY_REJECTIONS[reason] += count
+def _reject(rejections: Counter[str], reason: str, count: int, mac: str) -> None:
+    rejections[reason] += count
     log.warning("legacy /add from %r: %d reading(s) dropped: %s", mac, count, reason)
 
 
-async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
+async def _store_legacy(
+    request: Request, core: Core, now: datetime, rejections: Counter[str]
+) -> None:
     raw = request.headers.get("x-smartcitizendata")
     if raw is None:
         return
@@ -257,29 +266,30 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
     try:
         batch = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        _reject("X-SmartCitizenData is not JSON", 1, mac)
+        _reject(rejections, "X-SmartCitizenData is not JSON", 1, mac)
         return
     if isinstance(batch, dict):
         batch = [batch]
     if not isinstance(batch, list):
-        _reject("X-SmartCitizenData is not an array of objects", 1, mac)
+        _reject(rejections, "X-SmartCitizenData is not an array of objects", 1, mac)
         return
     device = await core.devices.resolve_by_mac(mac) if mac.strip() else None
     if device is None:
-        _reject("no device has this MAC address", len(batch), mac)
+        _reject(rejections, "no device has this MAC address", len(batch), mac)
         return
     entries: list[SensorValue] = []
     for item in batch:
         if not isinstance(item, dict):
-            _reject("an entry is not an object", 1, mac)
+            _reject(rejections, "an entry is not an object", 1, mac)
             continue
         try:
             ts = reading_time(item.get("timestamp"), _ms(now))
         except ValueError as error:
-            _reject(f"timestamp {item.get('timestamp')!r} {error}", 1, mac)
+            _reject(rejections, f"timestamp {item.get('timestamp')!r} {error}", 1, mac)
             continue
         if ts < _ms(now - LEGACY_PAST):
-            _reject(f"timestamp {item.get('timestamp')!r} is more than 3 years old", 1, mac)
+            stamp = item.get("timestamp")
+            _reject(rejections, f"timestamp {stamp!r} is more than 3 years old", 1, mac)
             continue
         for key, raw_value in item.items():
             if key == "timestamp":
@@ -287,31 +297,39 @@ async def _store_legacy(request: Request, core: Core, now: datetime) -> None:
             try:
                 value = reading_value(raw_value)
             except ValueError:
-                _reject(f"{key}={raw_value!r} is not a number", 1, mac)
+                _reject(rejections, f"{key}={raw_value!r} is not a number", 1, mac)
                 continue
             if value is not None:
                 entries.append(SensorValue(key, key, value, ts))
     # The same resolution as every other way in (sensor keys of the kit, parents refused).
     readings, refused = await core.sensor_readings(device.id, device.type_id, entries)
     for refusal in refused:
-        _reject(f"{refusal.entry.where}: {refusal.message}", 1, mac)
+        _reject(rejections, f"{refusal.entry.where}: {refusal.message}", 1, mac)
     if readings:
         # The MAC address is the only credential legacy firmware has (as on the live service):
         # the device it names has been found, so the platform stores on its behalf.
         await core.telemetry.ingest(SYSTEM, device.key, readings)
 
 
-@router.api_route("/add", methods=["GET", "POST", "PUT", "PATCH"])
-async def legacy_add(request: Request, core: CoreDep) -> Response:
+# One route per method: a route of several methods gives each the same OpenAPI operation id.
+@router.get("/add", responses=openapi.CLOCK_RESPONSE)
+@router.post("/add", responses=openapi.CLOCK_RESPONSE)
+@router.put("/add", responses=openapi.CLOCK_RESPONSE)
+@router.patch("/add", responses=openapi.CLOCK_RESPONSE)
+async def legacy_add(request: Request, core: CoreDep, state: StateDep) -> Response:
     """SCK 1.x firmware: readings in headers; the answer is the clock, whatever happens."""
     now = datetime.now(UTC)
     try:
-        await _store_legacy(request, core, now)
+        await _store_legacy(request, core, now, state.legacy_rejections)
     except ThingportError as error:
-        _reject(error.message, 1, request.headers.get("x-smartcitizenmacaddr", ""))
+        mac = request.headers.get("x-smartcitizenmacaddr", "")
+        _reject(state.legacy_rejections, error.message, 1, mac)
     return _clock(now)
 
 
-@router.api_route("/datetime", methods=["GET", "POST", "PUT", "PATCH"])
+@router.get("/datetime", responses=openapi.CLOCK_RESPONSE)
+@router.post("/datetime", responses=openapi.CLOCK_RESPONSE)
+@router.put("/datetime", responses=openapi.CLOCK_RESPONSE)
+@router.patch("/datetime", responses=openapi.CLOCK_RESPONSE)
 async def current_datetime() -> Response:
     return _clock(datetime.now(UTC))

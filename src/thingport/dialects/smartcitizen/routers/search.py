@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import Principal
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.auth import MaybePrincipal
 from thingport.dialects.smartcitizen.errors import ParameterMissing
-from thingport.dialects.smartcitizen.paging import page_headers, page_request
+from thingport.dialects.smartcitizen.paging import Pages, page_headers
 from thingport.dialects.smartcitizen.render import api_url, json_response, place_json
 from thingport.kit.listing import Filter, ListQuery, Page, SortKey
 from thingport.platform import Core
@@ -73,15 +74,22 @@ async def _devices(
     return [found[key] for key in sorted(found)]
 
 
-@router.get("/search")
-async def search(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
-    text = (request.query_params.get("q") or "").strip()
+@router.get("/search", response_model=list[schemas.SearchResult], openapi_extra=openapi.read())
+async def search(
+    request: Request,
+    core: CoreDep,
+    viewer: MaybePrincipal,
+    pages: Pages,
+    q: Annotated[
+        str | None, Query(description="text in names, descriptions or cities (required)")
+    ] = None,
+) -> Response:
+    text = (q or "").strip()
     if not text:
         raise ParameterMissing("q")
     results = await _users(core, request, viewer, text) + await _devices(
         core, request, viewer, text
     )
-    pages = page_request(request)
     page: Page[dict[str, Any]] = Page(
         items=list(results[pages.offset : pages.offset + pages.per_page]), total=len(results)
     )

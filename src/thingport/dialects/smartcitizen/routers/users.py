@@ -14,19 +14,20 @@ Parameters come from the query string, a form body or a JSON body, as Rails merg
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import Principal, ProfileInput, UserProfile
 from thingport.core.accounts.service import ResetLookup
+from thingport.dialects.smartcitizen import openapi, schemas
 from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
+from thingport.dialects.smartcitizen.device_views import devices_of_user, devices_of_users
 from thingport.dialects.smartcitizen.errors import ParameterMissing, Unprocessable, field_errors
-from thingport.dialects.smartcitizen.paging import list_query, page_headers
+from thingport.dialects.smartcitizen.paging import Pages, list_query, page_headers
 from thingport.dialects.smartcitizen.params import request_params
 from thingport.dialects.smartcitizen.render import api_url, json_response
-from thingport.dialects.smartcitizen.routers.devices import devices_of_user, devices_of_users
 from thingport.dialects.smartcitizen.users_json import user_json
 from thingport.kit.errors import Forbidden, InvalidFields, Problem, Unauthenticated
 from thingport.kit.listing import Page, SortKey
@@ -76,6 +77,11 @@ WRONG_PASSWORD = "is incorrect"
 
 Params = dict[str, str | None]
 Problems = dict[str, list[Problem]]
+
+UserRef = Annotated[str, Path(description="a user's numeric id or username")]
+ResetToken = Annotated[str, Path(description="the token the reset e-mail carries")]
+_UPDATE = openapi.body(schemas.UserParams, required=False)
+_RESET = openapi.body(schemas.NewPasswordParams)
 
 
 async def _params(request: Request) -> Params:
@@ -134,7 +140,12 @@ async def _render(core: Core, viewer: Principal | None, user: UserProfile) -> di
 # --- users ---------------------------------------------------------------------------------
 
 
-@router.post("/users", status_code=201)
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=schemas.User,
+    openapi_extra=openapi.body(schemas.UserParams),
+)
 async def create_user(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
     if viewer is not None and not viewer.is_admin:
         # The live service lets only admins create accounts while logged in.
@@ -154,9 +165,11 @@ async def create_user(request: Request, core: CoreDep, viewer: MaybePrincipal) -
     return json_response(await _render(core, viewer, user), 201)
 
 
-@router.get("/users")
-async def list_users(request: Request, core: CoreDep, viewer: MaybePrincipal) -> Response:
-    query, pages = list_query(request, USER_FIELDS, default_sort=(SortKey("id"),))
+@router.get("/users", response_model=list[schemas.User], openapi_extra=openapi.listing(USER_FIELDS))
+async def list_users(
+    request: Request, core: CoreDep, viewer: MaybePrincipal, pages: Pages
+) -> Response:
+    query = list_query(request, USER_FIELDS, pages, default_sort=(SortKey("id"),))
     page = await core.accounts.list_users(viewer, query)
     devices = await devices_of_users(core, viewer, [user.id for user in page.items])
     body = [user_json(user, devices[user.id]) for user in page.items]
@@ -164,8 +177,8 @@ async def list_users(request: Request, core: CoreDep, viewer: MaybePrincipal) ->
     return json_response(body, headers=page_headers(request, counted, pages))
 
 
-@router.get("/users/{ref}")
-async def get_user(ref: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
+@router.get("/users/{ref}", response_model=schemas.User, openapi_extra=openapi.read())
+async def get_user(ref: UserRef, core: CoreDep, viewer: MaybePrincipal) -> Response:
     user = await core.accounts.find_profile(viewer, ref)
     return json_response(await _render(core, viewer, user))
 
@@ -173,13 +186,15 @@ async def get_user(ref: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
 # --- the current user ----------------------------------------------------------------------
 
 
-@router.get("/me")
+@router.get("/me", response_model=schemas.User, openapi_extra=openapi.read())
 async def get_me(core: CoreDep, principal: CallerPrincipal) -> Response:
     user = await core.accounts.profile(principal, principal.user_id)
     return json_response(await _render(core, principal, user))
 
 
-@router.api_route("/me", methods=["PATCH", "PUT"])
+# One route per method: a route of two methods gives both the same OpenAPI operation id.
+@router.put("/me", response_model=schemas.User, openapi_extra=_UPDATE)
+@router.patch("/me", response_model=schemas.User, openapi_extra=_UPDATE)
 async def update_me(request: Request, core: CoreDep, principal: CallerPrincipal) -> Response:
     params = await _params(request)
     own = _username_errors(params)
@@ -195,7 +210,11 @@ async def update_me(request: Request, core: CoreDep, principal: CallerPrincipal)
 # --- sessions ------------------------------------------------------------------------------
 
 
-@router.post("/sessions")
+@router.post(
+    "/sessions",
+    response_model=schemas.Session,
+    openapi_extra=openapi.body(schemas.SessionParams),
+)
 async def create_session(request: Request, core: CoreDep) -> Response:
     params = await _params(request)
     login, password = params.get("username"), params.get("password")
@@ -230,7 +249,11 @@ def _reset_login(params: Params) -> tuple[str, ResetLookup]:
     raise Unprocessable("Please include parameter email, username or email_or_username")
 
 
-@router.post("/password_resets")
+@router.post(
+    "/password_resets",
+    response_model=schemas.Message,
+    openapi_extra=openapi.body(schemas.PasswordResetParams),
+)
 async def request_password_reset(
     request: Request, core: CoreDep, viewer: MaybePrincipal
 ) -> Response:
@@ -248,15 +271,16 @@ async def request_password_reset(
     return json_response({"message": "Password Reset Instructions Delivered"})
 
 
-@router.get("/password_resets/{token}")
-async def get_password_reset(token: str, core: CoreDep, viewer: MaybePrincipal) -> Response:
+@router.get("/password_resets/{token}", response_model=schemas.User, openapi_extra=openapi.read())
+async def get_password_reset(token: ResetToken, core: CoreDep, viewer: MaybePrincipal) -> Response:
     user = await core.accounts.password_reset_profile(token, viewer)
     return json_response(await _render(core, viewer, user))
 
 
-@router.api_route("/password_resets/{token}", methods=["PATCH", "PUT"])
+@router.put("/password_resets/{token}", response_model=schemas.User, openapi_extra=_RESET)
+@router.patch("/password_resets/{token}", response_model=schemas.User, openapi_extra=_RESET)
 async def reset_password(
-    token: str, request: Request, core: CoreDep, viewer: MaybePrincipal
+    token: ResetToken, request: Request, core: CoreDep, viewer: MaybePrincipal
 ) -> Response:
     params = await _params(request)
     password = params.get("password")
