@@ -2,7 +2,7 @@
 
 Every aggregator runs through TelemetryService.query (so through the SQL of PointStore.aggregate
 and apply_fill) on both database backends. The references below follow
-DESIGN.md section 4 and never call the code under test.
+docs/ARCHITECTURE.md section 6 and never call the code under test.
 """
 
 from __future__ import annotations

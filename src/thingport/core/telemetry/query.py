@@ -22,7 +22,7 @@ MAX_INTERVAL_MS = 10_000 * UNIT_MS["y"]  # longer than any range, far from int64
 
 
 class Aggregator(StrEnum):
-    """How the points of one bucket become one value (DESIGN.md section 4)."""
+    """How the points of one bucket become one value (docs/ARCHITECTURE.md section 6)."""
 
     MIN = "min"
     MAX = "max"
