@@ -4,6 +4,7 @@ from thingport.core.accounts import models as accounts_models
 from thingport.core.catalog import models as catalog_models
 from thingport.core.commands import models as commands_models
 from thingport.core.devices import models as devices_models
+from thingport.core.leases import models as leases_models
 from thingport.core.telemetry import models as telemetry_models
 from thingport.storage.base import Base
 
@@ -14,6 +15,7 @@ __all__ = [
     "catalog_models",
     "commands_models",
     "devices_models",
+    "leases_models",
     "metadata",
     "telemetry_models",
 ]

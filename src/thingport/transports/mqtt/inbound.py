@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from thingport.core.accounts.schemas import SYSTEM, Principal
 from thingport.core.catalog.readings import SensorValue, sensor_readings
+from thingport.core.devices.schemas import HeardRoute
 from thingport.core.devices.service import DeviceRef
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
@@ -32,6 +33,7 @@ from thingport.transports.mqtt.codec import (
     TelemetryIn,
     TopicCodec,
 )
+from thingport.transports.mqtt.routes import heard_route
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,7 @@ class InboundHandler:
 
         rejected: list[tuple[int, ThingportError]] = []
         readings: dict[int, tuple[DeviceRef, list[Reading]]] = {}
+        heard: dict[int, HeardRoute] = {}  # device id -> route of its last stored message
         for index, messages in decoded:
             principal = items[index].principal or SYSTEM
             known = direct[principal]
@@ -169,6 +172,9 @@ class InboundHandler:
             points = 0
             for target, message in zip(targets, messages, strict=True):
                 assert isinstance(target, DeviceRef)
+                route = heard_route(items[index].topic, message)
+                if route is not None:
+                    heard[target.id] = route
                 if isinstance(message, TelemetryIn) and message.readings:
                     readings.setdefault(target.id, (target, []))[1].extend(message.readings)
                     points += len(message.readings)
@@ -177,6 +183,8 @@ class InboundHandler:
             outcomes[index] = Outcome(stored=True, points=points)
         if readings:
             await core.telemetry.ingest_many(list(readings.values()))
+        # In this unit of work: a route is kept exactly when its message is.
+        await core.devices.record_routes(heard)
         return rejected
 
     async def _apply_tokens(
@@ -254,20 +262,26 @@ class InboundHandler:
     async def _apply_alone(self, item: Received, messages: list[Inbound]) -> Outcome:
         try:
             async with self.platform.core() as core:
-                points = await self._apply(core, item.principal or SYSTEM, messages)
+                points = await self._apply(core, item, messages)
         except ThingportError as error:
             return self._reject(item, error.code, error.message)
         return Outcome(stored=True, points=points)
 
-    async def _apply(self, core: Core, principal: Principal, messages: Sequence[Inbound]) -> int:
+    async def _apply(self, core: Core, item: Received, messages: Sequence[Inbound]) -> int:
+        principal = item.principal or SYSTEM
         points = 0
         tokens: _TokenCache = {}
+        heard: dict[int, HeardRoute] = {}
         for message in messages:
             if _token_of([message]) is None:
                 device = await self._device(core, principal, message.device_key, message.gateway)
+                route = heard_route(item.topic, message)
+                if route is not None:
+                    heard[device.id] = route
             else:
                 device, message = await self._by_token(core, message, tokens)
             points += await self._apply_to(core, device, message)
+        await core.devices.record_routes(heard)
         return points
 
     async def _apply_to(self, core: Core, device: DeviceRef, message: Inbound) -> int:
