@@ -162,15 +162,6 @@ class DevicesRepository:
         )
         return list(result.scalars().all())
 
-    async def parent_key(self, device_id: int) -> str | None:
-        child = Device.__table__.alias("child")
-        result = await self.session.execute(
-            select(Device.key)
-            .join(child, child.c.parent_id == Device.id)
-            .where(child.c.id == device_id)
-        )
-        return result.scalar_one_or_none()
-
     async def keys_by_id(self, device_ids: Sequence[int]) -> dict[int, str]:
         if not device_ids:
             return {}

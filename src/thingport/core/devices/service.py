@@ -402,10 +402,6 @@ class DevicesService:
             seen.update(parents)
         await self.repo.session.flush()
 
-    async def gateway_key(self, device: DeviceRef) -> str | None:
-        """The key of the device's parent, the gateway commands for it go through."""
-        return await self.repo.parent_key(device.id)
-
     async def command_path(self, device: DeviceRef) -> tuple[str | None, HeardRoute | None]:
         """The key of the device's parent (its gateway) and how it was last heard over MQTT:
         what a transport needs to address a command to it, whichever worker heard it."""
