@@ -126,6 +126,7 @@ def create_app(
             singletons.append(LeasedJob(running, "virtual-devices", Simulator(running).run))
         for singleton in singletons:
             singleton.start()
+        app.state.singletons = singletons  # which of them this worker runs: `held`, `running`
         tasks: list[asyncio.Task[None]] = []
         if running.command_dispatchers:
             tasks.append(

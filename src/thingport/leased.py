@@ -39,6 +39,8 @@ class LeasedJob:
         self.job = job
         self.ttl = ttl
         self.renew_every_s = renew_every_s
+        # What the last round found: None before the first, then whether this worker holds it.
+        self.held: bool | None = None
         self._job: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
 
@@ -64,6 +66,7 @@ class LeasedJob:
         elif not held and self._job is not None:
             log.info("%s runs on another worker now", self.name)
             await self._stop_job()
+        self.held = held
         return held
 
     async def _keep(self) -> None:
