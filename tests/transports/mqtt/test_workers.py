@@ -140,9 +140,9 @@ def run_id() -> str:
 
 
 @pytest.fixture
-def workers(
-    shared_database: str, mosquitto: str, run_id: str, tmp_path: Path
-) -> Iterator[list[Worker]]:
+def workers(shared_database: str, mosquitto: str) -> Iterator[list[Worker]]:
+    """The workers a test starts, stopped (and their sessions ended) before the database is
+    emptied."""
     started: list[Worker] = []
     try:
         yield started
