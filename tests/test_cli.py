@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -137,3 +138,91 @@ def test_serve_with_demo_answers_with_the_printed_token(tmp_path: Path) -> None:
         assert listing.json()["count"] == len(DEVICES)
         stale = httpx.get(f"{base}/smartmocha/v0/devices", auth=(first_token, ""), timeout=5)
         assert stale.status_code == 401
+
+
+def _serve_until_ready(*args: str) -> tuple[subprocess.Popen[str], list[str], bool]:
+    """Start `thingport serve ARGS`; returns once it is ready or has given up starting."""
+    process = subprocess.Popen(
+        [*THINGPORT, "serve", "--mqtt-port", "0", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    for line in process.stderr:
+        lines.append(line)
+        if "Uvicorn running" in line:
+            return process, lines, True
+        if "Application startup failed" in line:
+            break
+    return process, lines, False
+
+
+def test_serve_no_migrate_refuses_an_old_schema_and_runs_on_a_migrated_one(
+    tmp_path: Path,
+) -> None:
+    port = str(_free_port())
+    args = ("--no-migrate", "--port", port, "--data-dir", str(tmp_path))
+    process, lines, ready = _serve_until_ready(*args)
+    _, rest = process.communicate(timeout=30)
+    output = "".join(lines) + (rest or "")
+    assert not ready, output
+    assert process.returncode != 0
+    assert "run `thingport migrate` first" in output
+    assert "revision none" in output
+
+    assert run("migrate", "--data-dir", str(tmp_path)).returncode == 0
+    process, lines, ready = _serve_until_ready(*args)
+    try:
+        assert ready, "".join(lines)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def test_command_send_records_a_command_for_a_worker_to_publish(database_url: str) -> None:
+    import asyncio
+
+    from thingport.core.accounts.schemas import Principal, UserCreate
+    from thingport.core.devices.schemas import DeviceCreate, HeardRoute
+    from thingport.platform import Platform
+    from thingport.settings import Settings
+
+    async def setup() -> None:
+        platform = Platform(Settings(database_url=database_url))
+        try:
+            async with platform.core() as core:
+                user = await core.accounts.create_user(
+                    UserCreate(username="dora", email="dora@example.com")
+                )
+                principal = Principal(user_id=user.id, username=user.username)
+                await core.devices.create(principal, DeviceCreate(key="relay-1"))
+                await core.devices.create(principal, DeviceCreate(key="cay-1"))
+                cayenne = await core.devices.resolve(principal, "cay-1", change=True)
+                await core.devices.record_routes({cayenne.id: HeardRoute("cayenne", "u-1")})
+        finally:
+            await platform.close()
+
+    asyncio.run(setup())
+    db = ["--database-url", database_url]
+    sent = run("command", "send", "relay-1", "relay", '{"on": true}', "--user", "dora", *db)
+    assert sent.returncode == 0, sent.stderr
+    command_id = sent.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", command_id)
+    shown = run("command", "show", command_id, *db)
+    assert shown.returncode == 0, shown.stderr
+    command = json.loads(shown.stdout)
+    assert (command["state"], command["channel"], command["payload"]) == (
+        "pending",
+        "relay",
+        {"on": True},
+    )
+    # Refused as a worker would refuse it: the device was heard speaking Cayenne.
+    refused = run("command", "send", "cay-1", "relay", "1", "--user", "dora", *db)
+    assert refused.returncode == 1
+    assert "not a number" in refused.stderr
+    assert run("command", "send", "cay-1", "4", "1", "--user", "dora", *db).returncode == 0
+    nobody = run("command", "send", "relay-1", "relay", "1", "--user", "nobody", *db)
+    assert nobody.returncode == 1

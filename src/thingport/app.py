@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from thingport.demo.data import DemoInfo, load_demo
 from thingport.demo.simulator import Simulator
 from thingport.dialects.registry import MountedDialect, build_dialects
+from thingport.leased import LeasedJob
 from thingport.platform import Platform
 from thingport.settings import Settings
 from thingport.transports.mqtt.auth_http import router as mqtt_auth_router
@@ -35,6 +36,7 @@ Announce = Callable[[StartupInfo], None]
 
 
 COMMAND_EXPIRY_INTERVAL_S = 30.0
+UNCLAIMED_COMMANDS_INTERVAL_S = 1.0
 
 
 async def _expire_commands(platform: Platform) -> None:
@@ -48,6 +50,22 @@ async def _expire_commands(platform: Platform) -> None:
             logging.getLogger(__name__).exception("expiring commands failed")
 
 
+async def _deliver_unclaimed_commands(platform: Platform) -> None:
+    """Commands recorded where no broker connection was (`thingport command send`) wait in the
+    database for a worker that has one. Every such worker looks; the claim in `dispatch` lets
+    exactly one of them publish each command."""
+    while True:
+        await asyncio.sleep(UNCLAIMED_COMMANDS_INTERVAL_S)
+        try:
+            async with platform.core() as core:
+                waiting = await core.commands.unclaimed()
+            for delivery in waiting:
+                for dispatcher in list(platform.command_dispatchers):
+                    await dispatcher.dispatch(delivery)
+        except Exception:  # keep trying; a failed round is logged, not fatal
+            logging.getLogger(__name__).exception("delivering waiting commands failed")
+
+
 def create_app(
     settings: Settings, *, announce: Announce | None = None, platform: Platform | None = None
 ) -> FastAPI:
@@ -56,16 +74,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = platform or Platform(settings)
-        await running.migrate()
+        if settings.migrate:
+            await running.migrate()
+        else:
+            await running.check_schema()
         async with running.core() as core:
             await core.catalog.install_builtin()
         for api in apis:
             api.app.state.platform = running
         app.state.platform = running
         demo = await load_demo(running) if settings.demo else None
-        tasks = [asyncio.create_task(_expire_commands(running), name="command-expiry")]
-        if settings.virtual_devices:
-            tasks.append(asyncio.create_task(Simulator(running).run(), name="virtual-devices"))
         bridge = None
         embedded = None
         mqtt_problem = None
@@ -86,6 +104,18 @@ def create_app(
                 share_group=settings.mqtt_share_group,
             )
             await bridge.start()
+        # One worker at a time runs these, whichever holds their lease (leased.py).
+        singletons = [LeasedJob(running, "command-expiry", lambda: _expire_commands(running))]
+        if settings.virtual_devices:
+            singletons.append(LeasedJob(running, "virtual-devices", Simulator(running).run))
+        for singleton in singletons:
+            singleton.start()
+        app.state.singletons = singletons  # which of them this worker runs: `held`, `running`
+        tasks: list[asyncio.Task[None]] = []
+        if running.command_dispatchers:
+            tasks.append(
+                asyncio.create_task(_deliver_unclaimed_commands(running), name="unclaimed-commands")
+            )
         app.state.ready = True
         if announce:
             mqtt = (
@@ -100,14 +130,16 @@ def create_app(
             yield
         finally:
             app.state.ready = False
-            if bridge is not None:
-                await bridge.stop()
-            if embedded is not None:
-                await embedded.stop()
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if bridge is not None:
+                await bridge.stop()
+            if embedded is not None:
+                await embedded.stop()
+            for singleton in singletons:
+                await singleton.stop()
             await running.close()
 
     app = FastAPI(title="Thingport", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -1,12 +1,14 @@
-"""`thingport serve | migrate | demo | user create | token create`."""
+"""`thingport serve | migrate | demo | user create | token create | command send | command show`."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import getpass
+import json
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -15,17 +17,20 @@ import uvicorn
 from rich.console import Console
 
 from thingport.app import StartupInfo, create_app
-from thingport.core.accounts.schemas import UserCreate
+from thingport.core.accounts.schemas import SYSTEM, Principal, UserCreate
 from thingport.demo.data import load_demo
 from thingport.kit.errors import ThingportError
 from thingport.platform import Platform
 from thingport.settings import Settings
+from thingport.transports.mqtt.routes import CommandCheck
 
 app = typer.Typer(help="Thingport: a self-hosted IoT device cloud.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+command_app = typer.Typer(help="Send commands to devices.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(command_app, name="command")
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -48,11 +53,14 @@ def _settings(data_dir: Path | None, database_url: str | None, **extra: object) 
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def _run(settings: Settings, job: Callable[[Platform], Awaitable[T]]) -> T:
+def _run(settings: Settings, job: Callable[[Platform], Awaitable[T]], *, migrate: bool = True) -> T:
     async def main() -> T:
         platform = Platform(settings)
         try:
-            await platform.migrate()
+            if migrate:
+                await platform.migrate()
+            else:
+                await platform.check_schema()
             return await job(platform)
         finally:
             await platform.close()
@@ -119,8 +127,16 @@ def serve(
             "--mqtt-url", help="External MQTT broker, e.g. mqtt://user:pass@127.0.0.1:1883."
         ),
     ] = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Upgrade the schema first (default), or leave that to `thingport migrate` and "
+            "refuse to start on a schema that is not up to date.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the server (migrates the database first)."""
+    """Run the server (migrates the database first, unless --no-migrate)."""
     settings = _settings(
         data_dir,
         database_url,
@@ -129,6 +145,7 @@ def serve(
         demo=demo or None,
         mqtt_url=mqtt_url,
         mqtt_port=mqtt_port,
+        migrate=None if migrate else False,  # unset: THINGPORT_MIGRATE still applies
     )
     config = uvicorn.Config(
         create_app(settings, announce=_on_ready),
@@ -208,3 +225,64 @@ def token_create(
             return (await core.accounts.issue_api_key(user.id, name)).token
 
     typer.echo(_run(_settings(data_dir, database_url), issue))
+
+
+def _value(text: str) -> object:
+    """A command's payload: JSON when it parses (`1`, `true`, `{"on": 1}`), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@command_app.command("send")
+def command_send(
+    device: Annotated[str, typer.Argument(help="The device's public id (key).")],
+    channel: Annotated[str, typer.Argument(help="Channel or path (Cayenne: a channel number).")],
+    value: Annotated[str, typer.Argument(help="Payload: JSON, or else taken as text.")],
+    user: Annotated[
+        str, typer.Option("--user", help="Who sends it: a user who may change the device.")
+    ],
+    ttl: Annotated[
+        int, typer.Option("--ttl", min=1, help="Seconds before an unanswered command expires.")
+    ] = 600,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Record a command and print its id. This process has no broker connection: a running
+    worker that has one publishes it within a second or so (the device's answer then marks
+    it answered; see `thingport command show`)."""
+
+    async def send(platform: Platform) -> str:
+        # Refused here exactly as a worker would refuse it (a Cayenne channel that is not a
+        # number, ...), from the route the workers keep on the device's row.
+        platform.command_dispatchers.append(CommandCheck())
+        async with platform.core() as core:
+            found = await core.accounts.get_user(user)
+            principal = Principal(user_id=found.id, username=found.username, role=found.role)
+            command = await core.commands.send(
+                principal,
+                device,
+                channel=channel,
+                payload=_value(value),
+                ttl=timedelta(seconds=ttl),
+            )
+        return command.id
+
+    typer.echo(_run(_settings(data_dir, database_url), send, migrate=False))
+
+
+@command_app.command("show")
+def command_show(
+    command_id: Annotated[str, typer.Argument(help="The id `thingport command send` printed.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a command as JSON: its state (pending, sent, answered, failed, expired), the
+    device's answer or the error."""
+
+    async def show(platform: Platform) -> str:
+        async with platform.core() as core:
+            return (await core.commands.get(SYSTEM, command_id)).model_dump_json()
+
+    typer.echo(_run(_settings(data_dir, database_url), show, migrate=False))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from thingport.bus.protocol import EventBus
@@ -18,13 +21,15 @@ from thingport.core.commands.schemas import CommandDispatcher
 from thingport.core.commands.service import CommandsService
 from thingport.core.devices.service import DeviceRef, DevicesService
 from thingport.core.groups.service import GroupsService
+from thingport.core.leases.service import LeasesService
 from thingport.core.live.service import LiveService
 from thingport.core.notify.mail import Mailer, build_mailer
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import SeriesCache, TelemetryService
 from thingport.settings import Settings
+from thingport.storage.base import utcnow
 from thingport.storage.engine import Database, UnitOfWork, build_engine
-from thingport.storage.migrate import upgrade
+from thingport.storage.migrate import schema_problem, upgrade
 from thingport.storage.timeseries import PointStore
 
 
@@ -41,9 +46,20 @@ class Platform:
         self.mailer: Mailer = build_mailer(settings)
         # Transports that deliver commands (MQTT) register here when they start.
         self.command_dispatchers: list[CommandDispatcher] = []
+        # Who this process is among the workers sharing the database (lease holder, command
+        # claims): unique even for two workers on one host with the same settings.
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # The wall clock leases are judged by (tests put a clock of their own here).
+        self.clock: Callable[[], datetime] = utcnow
 
     async def migrate(self) -> None:
         await upgrade(self.db.engine)
+
+    async def check_schema(self) -> None:
+        """Refuse to run on a schema other than this code's (`--no-migrate` deployments)."""
+        problem = await schema_problem(self.db.engine)
+        if problem is not None:
+            raise RuntimeError(f"{problem}: run `thingport migrate` first")
 
     @asynccontextmanager
     async def core(self) -> AsyncIterator[Core]:
@@ -115,6 +131,10 @@ class Core:
             dispatchers=self.platform.command_dispatchers,
             bus=self.platform.bus,
         )
+
+    @cached_property
+    def leases(self) -> LeasesService:
+        return LeasesService(self.uow, clock=self.platform.clock)
 
     @cached_property
     def telemetry(self) -> TelemetryService:

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         description="How long a verified API token is remembered in memory (0: never); a token "
         "revoked by another process keeps working for at most this long.",
     )
+    migrate: bool = Field(
+        default=True,
+        description="Upgrade the database schema at start-up. Off for deployments that run "
+        "`thingport migrate` as a step of their own: a worker then refuses to start on a schema "
+        "that is not up to date.",
+    )
     demo: bool = Field(default=False, description="Load demo data and run the virtual devices.")
     virtual_devices: bool = Field(
         default=True, description="Run virtual devices flagged in the database."

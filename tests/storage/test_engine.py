@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,27 @@ async def test_migrations_build_exactly_the_models(platform: Platform) -> None:
     async with platform.db.engine.connect() as connection:
         differences = await connection.run_sync(_differences)
     assert differences == []
+
+
+_TABLES_SEEN = """
+import importlib, pkgutil, thingport.core
+from thingport.storage.models import metadata
+before = {t.name for t in metadata.sorted_tables}
+for module in pkgutil.walk_packages(thingport.core.__path__, "thingport.core."):
+    importlib.import_module(module.name)
+after = {t.name for t in metadata.sorted_tables}
+print(sorted(after - before))
+"""
+
+
+def test_every_models_module_is_imported_for_the_metadata() -> None:
+    """storage.models alone declares every table (in a fresh interpreter, importing all of
+    the core adds none): the migrations check above and the tests' table list (TABLES in
+    tests/conftest.py) both read Base.metadata."""
+    from tests.conftest import TABLES
+
+    found = subprocess.run(
+        [sys.executable, "-c", _TABLES_SEEN], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "[]"
+    assert set(TABLES) == {table.name for table in metadata.sorted_tables}

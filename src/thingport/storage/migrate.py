@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,3 +31,18 @@ def _upgrade(connection: Connection, revision: str) -> None:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade, revision)
+
+
+def _behind(connection: Connection) -> str | None:
+    current = MigrationContext.configure(connection).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current == head:
+        return None
+    return f"the database schema is at revision {current or 'none'}, this version needs {head}"
+
+
+async def schema_problem(engine: AsyncEngine) -> str | None:
+    """Why the schema is not the one this code expects (not migrated, or migrated to another
+    revision), or None when it is."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_behind)

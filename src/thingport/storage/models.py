@@ -5,6 +5,7 @@ from thingport.core.catalog import models as catalog_models
 from thingport.core.commands import models as commands_models
 from thingport.core.devices import models as devices_models
 from thingport.core.groups import models as groups_models
+from thingport.core.leases import models as leases_models
 from thingport.core.telemetry import models as telemetry_models
 from thingport.storage.base import Base
 
@@ -16,6 +17,7 @@ __all__ = [
     "commands_models",
     "devices_models",
     "groups_models",
+    "leases_models",
     "metadata",
     "telemetry_models",
 ]

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlalchemy import delete
 
@@ -21,13 +19,18 @@ async def _revoke_behind_the_cache(platform: Platform) -> None:
 async def test_a_verified_token_is_remembered_for_the_ttl_only(
     platform: Platform, alice: Account
 ) -> None:
+    now = [1000.0]
+    platform.token_cache.clock = lambda: now[0]
     platform.token_cache.ttl = 0.3
     async with platform.core() as core:
         assert (await core.accounts.authenticate_token(alice.token)).username == "alice"
     await _revoke_behind_the_cache(platform)
     async with platform.core() as core:  # within the ttl: still known
         assert (await core.accounts.authenticate_token(alice.token)).username == "alice"
-    await asyncio.sleep(0.35)
+    now[0] += 0.3  # the last moment of the ttl: still known
+    async with platform.core() as core:
+        assert (await core.accounts.authenticate_token(alice.token)).username == "alice"
+    now[0] += 0.01
     async with platform.core() as core:
         with pytest.raises(Unauthenticated):
             await core.accounts.authenticate_token(alice.token)

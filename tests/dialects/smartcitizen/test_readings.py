@@ -45,7 +45,8 @@ def _iso(ms: int) -> str:
 
 
 def expected(points: list[tuple[int, float]], rollup: str, function: str) -> list[list[Any]]:
-    """Buckets as docs/ARCHITECTURE.md §6 defines them (start at ts - ts % interval, UTC), newest first."""
+    """Buckets as docs/ARCHITECTURE.md §6 defines them (start at ts - ts % interval, UTC),
+    newest first."""
     interval = INTERVALS[rollup]
     buckets: dict[int, list[float]] = defaultdict(list)
     for ts, value in points:

@@ -41,6 +41,24 @@ def device_client() -> Iterator[paho.Client]:
         client.loop_stop()
 
 
+async def _subscribe(client: paho.Client, topic: str) -> None:
+    """Subscribe and return once the broker has granted it (its SUBACK). The client has no
+    other subscription in flight, so any SUBACK is this one's."""
+    loop = asyncio.get_running_loop()
+    granted: asyncio.Future[None] = loop.create_future()
+
+    def grant() -> None:
+        if not granted.done():
+            granted.set_result(None)
+
+    def on_subscribe(*_args: object) -> None:
+        loop.call_soon_threadsafe(grant)
+
+    client.on_subscribe = on_subscribe
+    client.subscribe(topic, qos=1)
+    await asyncio.wait_for(granted, TIMEOUT)
+
+
 async def _wait_for(condition: Callable[[], Awaitable[bool]], what: str) -> None:
     """Poll until the condition holds; the bridge works in the background."""
     for _ in range(int(TIMEOUT / 0.05)):
@@ -120,8 +138,7 @@ async def test_command_round_trip(
         loop.call_soon_threadsafe(received.put_nowait, bytes(message.payload))
 
     device_client.on_message = on_message
-    device_client.subscribe(f"thingport/v1/devices/{key}/commands", qos=1)
-    await asyncio.sleep(0.3)  # let the subscription reach the broker
+    await _subscribe(device_client, f"thingport/v1/devices/{key}/commands")
 
     async with platform.core() as core:
         command = await core.commands.send(alice.principal, key, channel="relay", payload="on")
@@ -147,6 +164,8 @@ async def test_mosquitto_clients_publish_and_receive_commands(
     """The command-line clients a person tries first: mosquitto_pub and mosquitto_sub."""
     if shutil.which("mosquitto_pub") is None or shutil.which("mosquitto_sub") is None:
         pytest.skip("mosquitto_pub/mosquitto_sub are not installed")
+    if shutil.which("stdbuf") is None:
+        pytest.skip("stdbuf (coreutils) is not installed: mosquitto_sub's SUBACK line is needed")
     key = f"MQ-{uuid.uuid4().hex[:8]}"
     async with platform.core() as core:
         await core.devices.create(alice.principal, DeviceCreate(key=key))
@@ -162,19 +181,24 @@ async def test_mosquitto_clients_publish_and_receive_commands(
     assert await publish.wait() == 0
 
     subscriber = await asyncio.create_subprocess_exec(
-        "mosquitto_sub",
+        # Line-buffered, so that the SUBACK line arrives when it is printed, not at exit.
+        *("stdbuf", "-oL", "mosquitto_sub"),
         *base,
+        "-d",  # prints the SUBACK: the command is sent only once the subscription holds
         "-C",
         "1",
         "-t",
         f"thingport/v1/devices/{key}/commands",
         stdout=asyncio.subprocess.PIPE,
     )
-    await asyncio.sleep(0.5)  # let mosquitto_sub subscribe
+    assert subscriber.stdout is not None
+    while b"SUBACK" not in await asyncio.wait_for(subscriber.stdout.readline(), TIMEOUT):
+        pass
     async with platform.core() as core:
         command = await core.commands.send(alice.principal, key, payload={"reboot": True})
     output, _ = await asyncio.wait_for(subscriber.communicate(), TIMEOUT)
-    assert json.loads(output)["id"] == command.id
+    [delivered] = [line for line in output.splitlines() if line.startswith(b"{")]
+    assert json.loads(delivered)["id"] == command.id
 
     async def stored() -> bool:
         async with platform.core() as core:
@@ -275,11 +299,10 @@ async def test_reconnects_and_resubscribes_after_the_broker_restarts(
     with _private_mosquitto(port, tmp_path):
         await bridge.start()
     try:
-        await _wait_for(lambda: _is(not bridge.connected.is_set()), "the disconnection")
+        await _wait_for(lambda: _is(not bridge.subscribed.is_set()), "the disconnection")
         with _private_mosquitto(port, tmp_path):
             # paho's pause before a reconnect starts at 1 s
-            await _wait_for(lambda: _is(bridge.connected.is_set()), "the reconnection")
-            await asyncio.sleep(0.3)  # the subscription reaches the broker
+            await _wait_for(lambda: _is(bridge.subscribed.is_set()), "the resubscription")
             publish = await asyncio.create_subprocess_exec(
                 "mosquitto_pub",
                 *("-h", MOSQUITTO_HOST, "-p", str(port), "-q", "1"),

@@ -10,6 +10,7 @@ Revocation in this process clears the memory at once; a revocation made by anoth
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from thingport.core.accounts.passwords import hash_secret
 from thingport.core.accounts.schemas import Principal
@@ -18,8 +19,9 @@ MAX_ENTRIES = 10_000
 
 
 class TokenCache:
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl_seconds
+        self.clock = clock  # seconds; tests move a clock of their own
         self._entries: dict[str, tuple[Principal, float]] = {}
 
     def get(self, token: str) -> Principal | None:
@@ -29,7 +31,7 @@ class TokenCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[1] < time.monotonic():
+        if entry[1] < self.clock():
             del self._entries[key]
             return None
         return entry[0]
@@ -39,7 +41,7 @@ class TokenCache:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()  # crude but bounded; a miss only costs one query
-        self._entries[hash_secret(token)] = (principal, time.monotonic() + self.ttl)
+        self._entries[hash_secret(token)] = (principal, self.clock() + self.ttl)
 
     def forget_user(self, user_id: int) -> None:
         for key in [k for k, (p, _) in self._entries.items() if p.user_id == user_id]:

@@ -31,3 +31,6 @@ class Command(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker that took the command to publish it (a conditional UPDATE, so exactly one
+    # does); None while nobody has, e.g. a command recorded by the CLI, which has no broker.
+    claimed_by: Mapped[str | None] = mapped_column(String(255))

@@ -33,6 +33,33 @@ class CommandsRepository:
         )
         return result.scalars().all()
 
+    async def claim(self, request_id: str, worker: str) -> bool:
+        """Whether this worker's statement took the command (exactly one worker's does)."""
+        result = await self.session.execute(
+            update(Command)
+            .where(
+                Command.request_id == request_id,
+                Command.state == "pending",
+                Command.claimed_by.is_(None),
+            )
+            .values(claimed_by=worker)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    async def unclaimed(self, now: datetime, limit: int) -> Sequence[Command]:
+        result = await self.session.execute(
+            select(Command)
+            .where(
+                Command.state == "pending",
+                Command.claimed_by.is_(None),
+                Command.expires_at > now,
+            )
+            .order_by(Command.id)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
     async def expire_open(self, now: datetime) -> list[tuple[int, str]]:
         """Expire open commands past their time; (device_id, request_id) of each. RETURNING
         names exactly the rows this statement changed, even when an answer races it."""

@@ -37,12 +37,18 @@ class CommandDelivery:
     payload: Any
     # The key of the device's parent: a sub-device is reached through its gateway.
     gateway: str | None = None
+    # How the device was last heard over MQTT (HeardRoute, read from its row when the command
+    # was recorded): its convention and, for Cayenne, the MQTT user name in its topics.
+    convention: str | None = None
+    username: str | None = None
 
 
 class CommandDispatcher(Protocol):
-    """A transport that can deliver commands (MQTT publishes them). After delivering, it
-    records the command as sent with `CommandsService.mark_sent`; a command it finds it cannot
-    deliver, it records as failed with `CommandsService.fail`."""
+    """A transport that can deliver commands (MQTT publishes them). Before publishing it claims
+    the command with `CommandsService.claim` (several workers may be handed the same command:
+    the one whose claim succeeded publishes it); after delivering, it records the command as
+    sent with `CommandsService.mark_sent`; a command it finds it cannot deliver, it records as
+    failed with `CommandsService.fail`."""
 
     def check(self, delivery: CommandDelivery) -> None:
         """Raise InvalidInput if the command, as the transport knows the device now, could

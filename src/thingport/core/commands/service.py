@@ -9,7 +9,7 @@ from typing import Any
 
 from thingport.bus.events import CommandUpdated
 from thingport.bus.protocol import EventBus
-from thingport.core.accounts.schemas import Principal
+from thingport.core.accounts.schemas import SYSTEM, Principal
 from thingport.core.commands.models import Command
 from thingport.core.commands.repository import CommandsRepository
 from thingport.core.commands.schemas import (
@@ -81,14 +81,7 @@ class CommandsService:
             expires_at=utcnow() + ttl,
         )
         await self.repo.add(command)
-        delivery = CommandDelivery(
-            command.request_id,
-            device.id,
-            device.key,
-            channel,
-            payload,
-            gateway=await self.devices.gateway_key(device),
-        )
+        delivery = await self._delivery(command, device)
         dispatchers = list(self.dispatchers)
         for dispatcher in dispatchers:  # raising rolls the command back with the transaction
             dispatcher.check(delivery)
@@ -99,6 +92,35 @@ class CommandsService:
 
         self.uow.after_commit(deliver)
         return _out(command, device.key)
+
+    async def _delivery(self, command: Command, device: DeviceRef) -> CommandDelivery:
+        gateway, route = await self.devices.command_path(device)
+        return CommandDelivery(
+            command.request_id,
+            device.id,
+            device.key,
+            command.channel,
+            command.payload,
+            gateway=gateway,
+            convention=route.convention if route else None,
+            username=route.username if route else None,
+        )
+
+    async def claim(self, command_id: str, worker: str) -> bool:
+        """Take a pending command to publish it; False when another worker (or another of this
+        worker's transports) already has. Several workers may try: each command is published
+        by the one whose claim succeeded."""
+        return await self.repo.claim(command_id, worker)
+
+    async def unclaimed(self, limit: int = 100) -> list[CommandDelivery]:
+        """Pending commands no worker has taken to publish yet (recorded by a process without
+        a broker connection, such as `thingport command send`), oldest first."""
+        deliveries = []
+        for command in await self.repo.unclaimed(utcnow(), limit):
+            # The system reads every device; the command was authorised when it was recorded.
+            device = await self.devices.resolve_id(SYSTEM, command.device_id)
+            deliveries.append(await self._delivery(command, device))
+        return deliveries
 
     async def get(self, principal: Principal | None, command_id: str) -> CommandOut:
         command = await self.repo.by_request_id(command_id)

@@ -73,6 +73,12 @@ class Device(Base):
     country_code: Mapped[str | None] = mapped_column(String(2))
     exposure: Mapped[str | None] = mapped_column(String(16))
     address: Mapped[str | None] = mapped_column(String(255))
+    # How commands reach the device over MQTT, as it was last heard (TOPICS.md, routes.py): the
+    # convention (native, cayenne, or gateway: through its parent) and, for Cayenne, the MQTT
+    # user name its topics carry. Kept here, not per process, so that any worker can address a
+    # device another worker heard. None: never heard over MQTT.
+    mqtt_convention: Mapped[str | None] = mapped_column(String(16))
+    mqtt_username: Mapped[str | None] = mapped_column(String(255))
     virtual: Mapped[bool] = mapped_column(Boolean, default=False)
     virtual_interval_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

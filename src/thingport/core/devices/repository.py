@@ -24,6 +24,8 @@ _TOUCH = (
     "UPDATE devices SET last_seen_at = ? "
     "WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)"
 )
+# On the ingest path too (rarely: only when a device's route changed).
+_SET_ROUTE = "UPDATE devices SET mqtt_convention = ?, mqtt_username = ? WHERE id = ?"
 
 # The columns the access policy's SQL form reads for devices.
 DEVICES = Target(
@@ -165,15 +167,6 @@ class DevicesRepository:
         )
         return list(result.scalars().all())
 
-    async def parent_key(self, device_id: int) -> str | None:
-        child = Device.__table__.alias("child")
-        result = await self.session.execute(
-            select(Device.key)
-            .join(child, child.c.parent_id == Device.id)
-            .where(child.c.id == device_id)
-        )
-        return result.scalar_one_or_none()
-
     async def keys_by_id(self, device_ids: Sequence[int]) -> dict[int, str]:
         if not device_ids:
             return {}
@@ -200,15 +193,57 @@ class DevicesRepository:
         stamp = driver.timestamp(seen_at)
         await driver.execute(_TOUCH, stamp, device_id, stamp)
 
-    async def refs_by_keys(self, keys: Sequence[str]) -> list[tuple[int, str, str | None, int]]:
-        """(id, key, name, owner_id) of the devices with these keys, in one query (batch
-        ingest: one lookup for a whole MQTT batch instead of one per device)."""
+    async def refs_by_keys(
+        self, keys: Sequence[str]
+    ) -> list[tuple[int, str, str | None, int, str | None, str | None]]:
+        """(id, key, name, owner_id, mqtt_convention, mqtt_username) of the devices with these
+        keys, in one query (batch ingest: one lookup for a whole MQTT batch instead of one per
+        device; the route comes along so that recording it costs nothing when unchanged)."""
         if not keys:
             return []
         result = await self.session.execute(
-            select(Device.id, Device.key, Device.name, Device.owner_id).where(Device.key.in_(keys))
+            select(
+                Device.id,
+                Device.key,
+                Device.name,
+                Device.owner_id,
+                Device.mqtt_convention,
+                Device.mqtt_username,
+            ).where(Device.key.in_(keys))
         )
-        return [(row[0], row[1], row[2], row[3]) for row in result.all()]
+        return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in result.all()]
+
+    async def routes_by_id(
+        self, device_ids: Sequence[int]
+    ) -> dict[int, tuple[str | None, str | None]]:
+        if not device_ids:
+            return {}
+        result = await self.session.execute(
+            select(Device.id, Device.mqtt_convention, Device.mqtt_username).where(
+                Device.id.in_(device_ids)
+            )
+        )
+        return {row[0]: (row[1], row[2]) for row in result.all()}
+
+    async def set_routes(self, routes: Sequence[tuple[int, str, str | None]]) -> None:
+        """(id, convention, username) for each device, in one executemany; ids in order, so
+        that concurrent writers lock rows in the same order (as touch_many)."""
+        if not routes:
+            return
+        driver = await driver_of(self.session)
+        await driver.executemany(_SET_ROUTE, [(c, u, i) for i, c, u in sorted(routes)])
+
+    async def command_path(self, device_id: int) -> tuple[str | None, str | None, str | None]:
+        """(parent's key, mqtt_convention, mqtt_username) of a device: how a command reaches it."""
+        parent = Device.__table__.alias("parent")
+        result = await self.session.execute(
+            select(parent.c.key, Device.mqtt_convention, Device.mqtt_username)
+            .select_from(Device)
+            .outerjoin(parent, parent.c.id == Device.parent_id)
+            .where(Device.id == device_id)
+        )
+        row = result.first()
+        return (None, None, None) if row is None else (row[0], row[1], row[2])
 
     async def touch_many(self, device_ids: Sequence[int], seen_at: datetime) -> None:
         """`touch` for many devices in one driver call. Ids in order, so that two writers

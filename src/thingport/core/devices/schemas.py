@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -90,3 +91,17 @@ class DeviceOut(BaseModel):
     virtual_interval_s: float | None
     created_at: datetime
     updated_at: datetime
+
+
+# The longest MQTT user name a route keeps (the column's size); a longer one is not recorded.
+MAX_ROUTE_USERNAME = 255
+
+
+@dataclass(frozen=True, slots=True)
+class HeardRoute:
+    """How a device was last heard over MQTT, which is how commands reach it: the topic
+    convention (`native`, `cayenne`, or `gateway` for through its parent) and, for Cayenne, the
+    MQTT user name in its topics. Core only keeps it; the MQTT transport gives it meaning."""
+
+    convention: str
+    username: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,14 @@ from thingport.core.accounts.schemas import Principal
 from thingport.core.devices.models import Device, DeviceType
 from thingport.core.devices.privacy import SHOWN_LATITUDE, SHOWN_LONGITUDE
 from thingport.core.devices.repository import DevicesRepository
-from thingport.core.devices.schemas import DeviceCreate, DeviceFields, DeviceOut, DeviceUpdate
+from thingport.core.devices.schemas import (
+    MAX_ROUTE_USERNAME,
+    DeviceCreate,
+    DeviceFields,
+    DeviceOut,
+    DeviceUpdate,
+    HeardRoute,
+)
 from thingport.core.devices.status import derive_status
 from thingport.kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from thingport.kit.ids import device_key
@@ -113,6 +120,10 @@ def _simulation_ranges(properties: dict[str, object]) -> dict[str, tuple[float, 
     return ranges
 
 
+def _route(convention: str | None, username: str | None) -> HeardRoute | None:
+    return None if convention is None else HeardRoute(convention, username)
+
+
 class DevicesService:
     def __init__(
         self, uow: UnitOfWork, *, online_window: timedelta, bus: EventBus | None = None
@@ -121,6 +132,9 @@ class DevicesService:
         self.repo = DevicesRepository(uow.session)
         self.online_window = online_window
         self.bus = bus
+        # The MQTT routes of the devices this unit of work read (device id -> route), so that
+        # `record_routes` writes only what changed without reading the rows again.
+        self._routes_read: dict[int, HeardRoute | None] = {}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -158,6 +172,7 @@ class DevicesService:
             raise Unauthenticated("authentication is required to change a device")
         else:
             device = await self._changeable(principal, key)
+        self._routes_read[device.id] = _route(device.mqtt_convention, device.mqtt_username)
         return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
 
     async def resolve_deletable(self, principal: Principal, key: str) -> DeviceRef:
@@ -364,6 +379,7 @@ class DevicesService:
                 f"device {device_key!r} is not attached to gateway {gateway_key!r}",
                 field="device_id",
             )
+        self._routes_read[device.id] = _route(device.mqtt_convention, device.mqtt_username)
         return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
 
     async def merge_properties(self, device: DeviceRef, properties: dict[str, object]) -> None:
@@ -415,9 +431,28 @@ class DevicesService:
             seen.update(parents)
         await self.repo.session.flush()
 
-    async def gateway_key(self, device: DeviceRef) -> str | None:
-        """The key of the device's parent, the gateway commands for it go through."""
-        return await self.repo.parent_key(device.id)
+    async def command_path(self, device: DeviceRef) -> tuple[str | None, HeardRoute | None]:
+        """The key of the device's parent (its gateway) and how it was last heard over MQTT:
+        what a transport needs to address a command to it, whichever worker heard it."""
+        gateway, convention, username = await self.repo.command_path(device.id)
+        return gateway, _route(convention, username)
+
+    async def record_routes(self, heard: Mapping[int, HeardRoute]) -> None:
+        """Keep how each device (by id) was just heard over MQTT. Written only where it changed:
+        the ingest path resolved these devices in this unit of work, and their routes came with
+        them, so an unchanged route costs no statement at all."""
+        unknown = [i for i in heard if i not in self._routes_read]
+        for device_id, (convention, username) in (await self.repo.routes_by_id(unknown)).items():
+            self._routes_read[device_id] = _route(convention, username)
+        changed = {
+            device_id: route
+            for device_id, route in heard.items()
+            if device_id in self._routes_read
+            and self._routes_read[device_id] != route
+            and len(route.username or "") <= MAX_ROUTE_USERNAME
+        }
+        await self.repo.set_routes([(i, r.convention, r.username) for i, r in changed.items()])
+        self._routes_read.update(changed)
 
     def _publish(self, event: Event) -> None:
         """Tell subscribers once the transaction has committed (never, if it rolls back)."""
@@ -439,7 +474,9 @@ class DevicesService:
         `resolve` raises for it (same code and message). Those are rare, so they simply go
         through `resolve` one by one."""
         found: dict[str, DeviceRef] = {}
-        for id_, key, name, owner_id in await self.repo.refs_by_keys(sorted(set(keys))):
+        rows = await self.repo.refs_by_keys(sorted(set(keys)))
+        for id_, key, name, owner_id, convention, username in rows:
+            self._routes_read[id_] = _route(convention, username)
             # Without the devices' groups this is stricter than `resolve`, never looser: a
             # device only a group administration grants goes through `resolve` below.
             if CHANGEABLE.allows(principal, Facts(owner_id=owner_id)):

@@ -32,10 +32,10 @@ from paho.mqtt.properties import Properties
 
 from thingport.core.commands.schemas import CommandDelivery
 from thingport.platform import Platform
-from thingport.transports.mqtt.codec import ClientIdentity, CodecError, TopicCodec
+from thingport.transports.mqtt import routes
+from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
-from thingport.transports.mqtt.inbound import InboundHandler, Outcome, Received
-from thingport.transports.mqtt.routes import CommandRoutes, undeliverable
+from thingport.transports.mqtt.inbound import InboundHandler, Received
 
 if TYPE_CHECKING:
     from paho.mqtt.client import SocketLike
@@ -175,6 +175,10 @@ class ExternalBroker:
         self.codecs = codecs
         self.handler = InboundHandler(platform, codec_for)
         self.connected = asyncio.Event()
+        # Set once the broker has granted this connection's shared subscriptions (SUBACK):
+        # from then on a device's publish reaches a worker. Cleared on a disconnection.
+        self.subscribed = asyncio.Event()
+        self._subscription_mid: int | None = None
         # (connection generation, message): message ids restart with a new session, so an ack
         # is sent only on the connection the message came from (never to a stranger's id).
         self._arrived: deque[_Delivery] = deque()
@@ -185,8 +189,6 @@ class ExternalBroker:
         self._connection: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._socket: _BufferedSocket | None = None
-        # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
-        self.routes = CommandRoutes()
         self._client = _LoopClient(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -198,6 +200,7 @@ class ExternalBroker:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_plain_publish = self._on_plain_publish
         self._client.on_socket_open = self._on_socket_open
         self._client.on_socket_close = self._on_socket_close
@@ -224,7 +227,7 @@ class ExternalBroker:
         self._connection = asyncio.create_task(self._keep_connected(), name="mqtt-connection")
         self._consumer = asyncio.create_task(self._consume(), name="mqtt-bridge")
         self.platform.command_dispatchers.append(self)
-        await asyncio.wait_for(self.connected.wait(), 10)
+        await asyncio.wait_for(self.subscribed.wait(), 10)
 
     async def stop(self, *, keep_session: bool = True) -> None:
         """Disconnect. By default the broker keeps the session, so messages that arrive while
@@ -355,7 +358,9 @@ class ExternalBroker:
             # readings stamped on arrival, answers and statuses twice.
             self._drop_stale(self._arrived)
         filters = [f for codec in self.codecs for f in codec.platform_subscriptions()]
-        client.subscribe([(f"$share/{self.share_group}/{f}", 1) for f in filters])
+        _, self._subscription_mid = client.subscribe(
+            [(f"$share/{self.share_group}/{f}", 1) for f in filters]
+        )
         log.info(
             "connected to mqtt://%s:%d as %s", self.address.host, self.address.port, self.client_id
         )
@@ -371,6 +376,22 @@ class ExternalBroker:
     ) -> None:
         log.warning("disconnected from the external broker: %s", reason)
         self.connected.clear()
+        self.subscribed.clear()
+
+    def _on_subscribe(
+        self,
+        _client: paho.Client,
+        _userdata: object,
+        mid: int,
+        reasons: list[Any],
+        _properties: object,
+    ) -> None:
+        if mid != self._subscription_mid:
+            return
+        refused = [r for r in reasons if getattr(r, "is_failure", False)]
+        if refused:  # the worker still serves the others, as before this was checked
+            log.error("the external broker refused %d subscriptions: %s", len(refused), refused)
+        self.subscribed.set()
 
     def _on_message(
         self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
@@ -404,7 +425,7 @@ class ExternalBroker:
                 continue
             received = [Received(_VIA_BROKER, d.topic, d.payload) for d in batch]
             try:
-                outcomes = await self.handler.handle_batch(received)
+                await self.handler.handle_batch(received)
             except Exception:  # a database outage: do not ack, the broker redelivers
                 log.exception("could not store a batch of %d MQTT messages", len(batch))
                 await asyncio.sleep(1)
@@ -416,45 +437,24 @@ class ExternalBroker:
                 arrived.extendleft(reversed(retry))
                 self._wakeup.set()
                 continue
-            self._learn_routes(batch, outcomes)
             # Stored (or rejected for good, which is logged and counted): acknowledge, on the
             # connection that delivered it; after a reconnect the broker resends the rest.
             for delivery in batch:
                 if delivery.qos > 0 and delivery.generation == self._generation:
                     self._client.ack(delivery.mid, delivery.qos)
 
-    def _learn_routes(self, batch: Sequence[_Delivery], outcomes: Sequence[Outcome]) -> None:
-        """The convention each device was last heard in (only from what was stored: a refused
-        message proves nothing about its device)."""
-        learn = self.routes.learn
-        for delivery, outcome in zip(batch, outcomes, strict=True):
-            if not outcome.stored:
-                continue
-            parts = delivery.topic.split("/")
-            if len(parts) < 4:
-                continue
-            if parts[0] == "v1" and parts[2] == "things":
-                learn(parts[3], "cayenne", parts[1])
-            elif parts[0] == "thingport" and parts[2] == "devices":
-                learn(parts[3], "native")
-            elif parts[2] == "gateways" and len(parts) > 5 and parts[4] == "devices":
-                learn(parts[5], "gateway")
-
     # -- commands -----------------------------------------------------------------------------
 
     def check(self, delivery: CommandDelivery) -> None:
-        self.routes.check(delivery)
+        routes.check(delivery)
 
     async def dispatch(self, delivery: CommandDelivery) -> None:
         """Publish a committed command to its device, then record it as sent."""
-        try:
-            topic, payload = self.routes.encode(delivery)
-        except CodecError as error:
-            await undeliverable(self.platform, delivery, error)
-            return
+        await routes.dispatch(self.platform, delivery, self._publish)
+
+    async def _publish(self, topic: str, payload: bytes) -> bool:
         info = self._client.publish(topic, payload, qos=1)
         if info.rc != paho.MQTT_ERR_SUCCESS:
-            log.warning("command %s not published (rc=%s)", delivery.command_id, info.rc)
-            return
-        async with self.platform.core() as core:
-            await core.commands.mark_sent(delivery.command_id)
+            log.warning("command not published on %r (rc=%s)", topic[:200], info.rc)
+            return False
+        return True

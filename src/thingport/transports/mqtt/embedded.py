@@ -22,7 +22,8 @@
   offline with it). Status messages (TOPICS.md) work here too and agree with the session;
   amqtt's Wills are not stored, the closing session does their work.
 * Commands: the broker is a `CommandDispatcher`; commands go out with amqtt's internal
-  broadcast, in the convention (codec) the device last used on this broker.
+  broadcast, in the convention (codec) the device was last heard in (kept on its row,
+  routes.py); a subscription to a device's command topic counts as being heard.
 """
 
 from __future__ import annotations
@@ -52,16 +53,17 @@ from amqtt.session import INCOMING  # type: ignore[import-untyped]
 
 from thingport.core.accounts.schemas import Principal, PrincipalKind
 from thingport.core.commands.schemas import CommandDelivery
+from thingport.core.devices.schemas import HeardRoute
 from thingport.core.devices.service import DeviceRef
 from thingport.kit.errors import ThingportError
 from thingport.platform import Platform
+from thingport.transports.mqtt import routes
 from thingport.transports.mqtt.auth_http import filter_within, valid_filter
-from thingport.transports.mqtt.codec import ClientIdentity, CodecError, TopicCodec
+from thingport.transports.mqtt.codec import ClientIdentity, TopicCodec
 from thingport.transports.mqtt.codecs.native import is_key
 from thingport.transports.mqtt.codecs.registry import CODECS, codec_for
 from thingport.transports.mqtt.codecs.smartcitizen import token_topics
 from thingport.transports.mqtt.inbound import InboundHandler, Outcome, Received
-from thingport.transports.mqtt.routes import CommandRoutes, undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,6 @@ class EmbeddedBroker:
         self.handler = InboundHandler(platform, codec_for)
         self.refused: Counter[str] = Counter()  # refused connects, publishes, subscriptions
         self.connections: dict[str, Connection] = {}
-        # device key -> (codec name, MQTT user name) learnt from its traffic, to address commands
-        self.routes = CommandRoutes()
         self._broker: Any = None
         # publishes waiting for the next batch, each with the future its amqtt task awaits
         self._pending: list[tuple[Received, asyncio.Future[Outcome]]] = []
@@ -244,7 +244,7 @@ class EmbeddedBroker:
             return False
         if self.allowed(client_id, topic):
             if action == Action.SUBSCRIBE and client_id is not None:
-                self._learn_route(client_id, topic)
+                await self._learn_route(client_id, topic)
             return True
         if action != Action.RECEIVE:
             self.refused[str(action)] += 1
@@ -268,10 +268,7 @@ class EmbeddedBroker:
             (Received(connection.identity, topic, payload, connection.principal), future)
         )
         self._arrived.set()
-        outcome = await future
-        if outcome.stored:
-            self._learn_route(client_id, topic)
-        return outcome
+        return await future
 
     async def _store_batches(self) -> None:
         while True:
@@ -292,16 +289,20 @@ class EmbeddedBroker:
                     if not future.done():  # its client may have gone meanwhile
                         future.set_result(outcome)
 
-    def _learn_route(self, client_id: str, topic: str) -> None:
+    async def _learn_route(self, client_id: str, topic: str) -> None:
+        """A device subscribing to its own topics shows its convention before it publishes
+        anything (the Cayenne client subscribes to `cmd/+` first): keep that route. Published
+        messages record theirs in the ingest unit of work (inbound.py)."""
         connection = self.connections.get(client_id)
         codec = codec_for(topic)
         parts = topic.split("/")
         if connection is None or codec is None or len(parts) < 4:
             return
+        found: tuple[str, HeardRoute] | None = None
         if codec.name == "cayenne" and parts[3] in connection.device_keys:
-            self.routes.learn(parts[3], "cayenne", connection.identity.username)
+            found = parts[3], HeardRoute("cayenne", connection.identity.username)
         elif codec.name == "native" and parts[3] in connection.device_keys:
-            self.routes.learn(parts[3], "native")
+            found = parts[3], HeardRoute("native")
         elif (
             codec.name == "gateway"
             and parts[3] in connection.device_keys
@@ -309,7 +310,21 @@ class EmbeddedBroker:
             and parts[4] == "devices"
             and is_key(parts[5])  # not a wildcard of a subscription
         ):
-            self.routes.learn(parts[5], "gateway")
+            found = parts[5], HeardRoute("gateway")
+        if found is None:
+            return
+        key, heard = found
+        try:
+            async with self.platform.core() as core:
+                if heard.convention == "gateway":
+                    device = await core.devices.resolve_via_gateway(
+                        connection.principal, parts[3], key
+                    )
+                else:
+                    device = await core.devices.resolve(connection.principal, key, change=True)
+                await core.devices.record_routes({device.id: heard})
+        except ThingportError as error:  # a subscription to a device it may not reach
+            log.info("route of %r not recorded: %s", key, error.message)
 
     # -- presence -----------------------------------------------------------------------------
 
@@ -344,21 +359,20 @@ class EmbeddedBroker:
     # -- commands -----------------------------------------------------------------------------
 
     def check(self, delivery: CommandDelivery) -> None:
-        self.routes.check(delivery)
+        routes.check(delivery)
 
     async def dispatch(self, delivery: CommandDelivery) -> None:
         """Publish a committed command to its device, then record it as sent."""
+        if self._broker is None:
+            return
+        await routes.dispatch(self.platform, delivery, self._publish)
+
+    async def _publish(self, topic: str, payload: bytes) -> bool:
         broker = self._broker
-        if broker is None:
-            return
-        try:
-            topic, payload = self.routes.encode(delivery)
-        except CodecError as error:
-            await undeliverable(self.platform, delivery, error)
-            return
+        if broker is None:  # stopped meanwhile
+            return False
         await broker.internal_message_broadcast(topic, payload, 1)
-        async with self.platform.core() as core:
-            await core.commands.mark_sent(delivery.command_id)
+        return True
 
 
 # -- amqtt plugins (found by dotted path; their config carries the EmbeddedBroker) ---------------

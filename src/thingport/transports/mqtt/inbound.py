@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from thingport.core.accounts.schemas import SYSTEM, Principal
 from thingport.core.catalog.sensor_readings import SensorValue
+from thingport.core.devices.schemas import HeardRoute
 from thingport.core.devices.service import DeviceRef
 from thingport.core.telemetry.schemas import Reading
 from thingport.core.telemetry.service import now_ms
@@ -32,6 +33,7 @@ from thingport.transports.mqtt.codec import (
     TelemetryIn,
     TopicCodec,
 )
+from thingport.transports.mqtt.routes import heard_route
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,7 @@ class InboundHandler:
 
         rejected: list[tuple[int, ThingportError]] = []
         readings: dict[int, tuple[DeviceRef, list[Reading]]] = {}
+        heard: dict[int, HeardRoute] = {}  # device id -> route of its last stored message
         for index, messages in decoded:
             principal = items[index].principal or SYSTEM
             try:  # lookups only: a refusal leaves nothing to roll back
@@ -173,7 +176,10 @@ class InboundHandler:
                 rejected.append((index, error))
                 continue
             points = 0
-            for device, message in zip(targets, applied, strict=True):
+            for device, sent, message in zip(targets, messages, applied, strict=True):
+                route = heard_route(items[index].topic, sent)
+                if route is not None:
+                    heard[device.id] = route
                 if isinstance(message, TelemetryIn) and message.readings:
                     readings.setdefault(device.id, (device, []))[1].extend(message.readings)
                     points += len(message.readings)
@@ -182,6 +188,8 @@ class InboundHandler:
             outcomes[index] = Outcome(stored=True, points=points)
         if readings:
             await core.telemetry.ingest_many(list(readings.values()))
+        # In this unit of work: a route is kept exactly when its message is.
+        await core.devices.record_routes(heard)
         return rejected
 
     def _decode(self, item: Received) -> list[Inbound] | Outcome:
@@ -198,22 +206,28 @@ class InboundHandler:
     async def _apply_alone(self, item: Received, messages: list[Inbound]) -> Outcome:
         try:
             async with self.platform.core() as core:
-                points = await self._apply(core, item.principal or SYSTEM, messages)
+                points = await self._apply(core, item, messages)
         except ThingportError as error:
             return self._reject(item, error.code, error.message)
         return Outcome(stored=True, points=points)
 
-    async def _apply(self, core: Core, principal: Principal, messages: Sequence[Inbound]) -> int:
+    async def _apply(self, core: Core, item: Received, messages: Sequence[Inbound]) -> int:
+        principal = item.principal or SYSTEM
         points = 0
         lookups = _Lookups()
+        heard: dict[int, HeardRoute] = {}
         for message in messages:
             if _token_of(message) is not None:
                 device = await lookups.by_token(core, message)
             else:
                 device = await self._device(core, principal, message.device_key, message.gateway)
+            route = heard_route(item.topic, message)
+            if route is not None:
+                heard[device.id] = route
             points += await self._apply_to(
                 core, device, await lookups.as_series(core, device, message)
             )
+        await core.devices.record_routes(heard)
         return points
 
     async def _apply_to(self, core: Core, device: DeviceRef, message: Inbound) -> int:
