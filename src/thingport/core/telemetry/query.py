@@ -142,11 +142,13 @@ def reading_time(value: int | float | str | None, *, now_ms: int, field: str = "
             # "fractional" timestamp; a whole float is read exactly like the int it equals.
             return reading_time(int(value), now_ms=now_ms, field=field)
         # Positional notation: repr() writes small or huge floats with an exponent.
-        return _time(format(Decimal(repr(value)), "f"), field, now_ms)
-    return _time(value, field, now_ms)
+        return time_text_ms(format(Decimal(repr(value)), "f"), field, now_ms)
+    return time_text_ms(value, field, now_ms)
 
 
-def _time(text: str, field: str, now_ms: int) -> int:
+def time_text_ms(text: str, field: str, now_ms: int) -> int:
+    """A time text (kit/timeparse.py) as epoch ms within the years the core accepts; an
+    InvalidInput naming `field` otherwise. Shared by device-sent times and query parameters."""
     try:
         ms = parse_time(text, now_ms=now_ms)
     except TimeParseError as error:

@@ -7,10 +7,16 @@ ISO 8601 and the other common forms. The messages are part of the contract (CONT
 
 from __future__ import annotations
 
-from thingport.core.telemetry.query import Aggregator, Downsample, Fill, TimeRange, check_time
+from thingport.core.telemetry.query import (
+    Aggregator,
+    Downsample,
+    Fill,
+    TimeRange,
+    time_text_ms,
+)
 from thingport.core.telemetry.query import check_interval as check_core_interval
 from thingport.kit.errors import InvalidInput
-from thingport.kit.timeparse import TimeParseError, parse_duration, parse_time
+from thingport.kit.timeparse import TimeParseError, parse_duration
 
 _AGGREGATORS = ", ".join(Aggregator)
 _FILLS = ", ".join(Fill)
@@ -54,15 +60,6 @@ def time_range(start: str | None, end: str | None, *, now_ms: int) -> TimeRange:
     """`start` is required; `end` defaults to now."""
     if start is None or not start.strip():
         raise InvalidInput("start is required", field="start")
-    start_ms = _time(start, "start", now_ms)
-    end_ms = now_ms if end is None or not end.strip() else _time(end, "end", now_ms)
+    start_ms = time_text_ms(start, "start", now_ms)
+    end_ms = now_ms if end is None or not end.strip() else time_text_ms(end, "end", now_ms)
     return TimeRange(start_ms, end_ms)
-
-
-def _time(text: str, field: str, now_ms: int) -> int:
-    try:
-        ms = parse_time(text, now_ms=now_ms)
-    except TimeParseError as error:
-        raise InvalidInput(f"{field}: {error}", field=field) from error
-    check_time(ms, field=field, given=text)
-    return ms
