@@ -92,24 +92,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 # GET /v0/devices/:id/readings parses its parameters itself (routers/readings.py), with the live
 # service's messages and 400s; they are described here.
-_DATE = "ISO 8601 date or time, or epoch seconds"
-READINGS_QUERY = read(
-    query("rollup", "bucket size, e.g. 1h, 15m, 1d, 1M (month), 1y (required)"),
-    query("sensor_id", "the sensor's id (this or sensor_key is required)"),
-    query("sensor_key", "the sensor's key in the device's kit, e.g. temp"),
-    query(
-        "function",
-        "how a bucket is aggregated (default avg)",
-        type="string",
-        enum=["avg", "max", "min", "sum", "count", "first", "last", "dev"],
-    ),
-    query("from", f"{_DATE}; default: `relative` before `to`"),
-    query("to", f"{_DATE}; default now"),
-    query("relative", "the range before `to` when `from` is absent, e.g. 1w (default 6w)"),
-    query("limit", "at most this many buckets, the newest", type="string", pattern="^[0-9]+$"),
-    query("all_intervals", "true: every bucket of the range, empty ones as null"),
-)
-
 READINGS_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,

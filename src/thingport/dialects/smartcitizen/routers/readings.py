@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from thingport.core.accounts.schemas import SYSTEM
@@ -27,7 +27,16 @@ from thingport.dialects.smartcitizen.auth import CallerPrincipal, MaybePrincipal
 from thingport.dialects.smartcitizen.errors import BadParameter, ParameterMissing, Unprocessable
 from thingport.dialects.smartcitizen.params import RecordId, record_id, request_params
 from thingport.dialects.smartcitizen.render import iso_ms, json_response
-from thingport.dialects.smartcitizen.rollup import FUNCTIONS, ROLLUP, downsample, duration_ms
+from thingport.dialects.smartcitizen.rollup import (
+    DATE_HELP,
+    FUNCTIONS,
+    date_param,
+    downsample,
+    function_param,
+    limit_param,
+    rollup_param,
+    window_ms,
+)
 from thingport.dialects.smartcitizen.state import StateDep
 from thingport.dialects.smartcitizen.wire import (
     parse_data,
@@ -36,19 +45,12 @@ from thingport.dialects.smartcitizen.wire import (
     refusal_errors,
 )
 from thingport.kit.errors import ThingportError
-from thingport.kit.timeparse import TimeParseError, parse_time
 from thingport.platform import Core
 from thingport.web.deps import CoreDep
 
 log = logging.getLogger(__name__)
 
 router = APIRouter()
-
-DEFAULT_WINDOW = timedelta(weeks=6)
-_DATE_MESSAGE = (
-    "The {name} parameter must be an ISO8601 format date or datetime or an integer number of "
-    "seconds since the start of the UNIX epoch."
-)
 
 # Legacy /add: the live service accepts readings stamped from 3 years ago (to a day ahead,
 # as every reading: wire.py).
@@ -57,49 +59,6 @@ LEGACY_PAST = timedelta(days=3 * 365)
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-def _date_param(request: Request, name: str, now: int) -> int | None:
-    text = request.query_params.get(name)
-    if text is None or not text.strip():
-        return None
-    stripped = text.strip()
-    try:
-        if len(stripped) == 8 and stripped.isdigit():
-            # A compact date (20240102), which the live service's Time.parse reads first.
-            ms = _ms(datetime.strptime(stripped, "%Y%m%d").replace(tzinfo=UTC))
-        elif stripped.isdigit():
-            # Other digits are epoch seconds, as the live service documents (parse_time would
-            # read 11 to 13 digits as milliseconds).
-            ms = int(stripped) * 1000
-        else:
-            ms = parse_time(stripped, now_ms=now)
-    except (TimeParseError, ValueError):
-        raise BadParameter(_DATE_MESSAGE.format(name=name), field=name) from None
-    if not 0 <= ms < 253_402_300_800_000:  # the years 1970 to 9999
-        raise BadParameter(_DATE_MESSAGE.format(name=name), field=name)
-    return ms
-
-
-def _rollup(text: str, name: str) -> str:
-    if not ROLLUP.fullmatch(text):
-        raise BadParameter(
-            f"The {name} parameter must be a whole number followed by a unit: y (years), "
-            "M (months), w (weeks), d (days), h (hours), m (minutes), s (seconds) or "
-            f"ms (milliseconds), e.g. 1h; got {text!r}",
-            field=name,
-        )
-    return text
-
-
-def _limit(text: str | None) -> int | None:
-    if text is None or not text.strip():
-        return None
-    if not text.strip().isdigit() or int(text) == 0:
-        raise BadParameter(
-            f"The limit parameter must be a positive whole number; got {text!r}", field="limit"
-        )
-    return int(text)
 
 
 async def _device_sensor_ids(core: Core, device: DeviceOut) -> tuple[list[int], dict[str, int]]:
@@ -112,40 +71,62 @@ async def _device_sensor_ids(core: Core, device: DeviceOut) -> tuple[list[int], 
 # -- GET readings ---------------------------------------------------------------------------
 
 
+# Every parameter is an optional string that rollup.py parses: the live service's own messages
+# (400 bad_request, 400 parameter_missing) are the contract, not FastAPI's 422.
 @router.get(
     "/devices/{ref}/readings",
     response_model=schemas.Readings,
-    openapi_extra=openapi.READINGS_QUERY,
+    openapi_extra=openapi.read(),
 )
 async def get_readings(
-    ref: RecordId, request: Request, core: CoreDep, viewer: MaybePrincipal
+    ref: RecordId,
+    core: CoreDep,
+    viewer: MaybePrincipal,
+    rollup: Annotated[
+        str | None, Query(description="bucket size, e.g. 1h, 15m, 1d, 1M (month), 1y")
+    ] = None,
+    sensor_id_param: Annotated[
+        str | None,
+        Query(alias="sensor_id", description="the sensor's id (this or sensor_key is required)"),
+    ] = None,
+    sensor_key: Annotated[
+        str | None, Query(description="the sensor's key in the device's kit, e.g. temp")
+    ] = None,
+    function: Annotated[
+        str | None,
+        Query(description=f"how a bucket is aggregated: {', '.join(FUNCTIONS)} (default avg)"),
+    ] = None,
+    start_text: Annotated[
+        str | None, Query(alias="from", description=f"{DATE_HELP}; default: `relative` before `to`")
+    ] = None,
+    end_text: Annotated[
+        str | None, Query(alias="to", description=f"{DATE_HELP}; default now")
+    ] = None,
+    relative: Annotated[
+        str | None,
+        Query(description="the range before `to` when `from` is absent, e.g. 1w (default 6w)"),
+    ] = None,
+    limit_text: Annotated[
+        str | None, Query(alias="limit", description="at most this many buckets, the newest")
+    ] = None,
+    all_intervals: Annotated[
+        str | None, Query(description="true: every bucket of the range, empty ones as null")
+    ] = None,
 ) -> Response:
-    params = request.query_params
-    rollup_text = params.get("rollup", "").strip()
-    sensor_id_text = params.get("sensor_id", "").strip()
-    sensor_key = params.get("sensor_key", "").strip() or None
+    rollup_text = (rollup or "").strip()
+    sensor_id_text = (sensor_id_param or "").strip()
+    sensor_key = (sensor_key or "").strip() or None
     if not rollup_text or not (sensor_id_text or sensor_key):
         raise ParameterMissing("rollup", "sensor_key OR sensor_id")
-    rollup = _rollup(rollup_text, "rollup")
-    function = params.get("function", "").strip() or "avg"
-    if function not in FUNCTIONS:
-        raise BadParameter(
-            f"The function parameter must be one of {', '.join(FUNCTIONS)}; got {function!r}",
-            field="function",
-        )
-    limit = _limit(params.get("limit"))
+    rollup = rollup_param(rollup_text, "rollup")
+    function = function_param(function)
+    limit = limit_param(limit_text)
     now = _ms(datetime.now(UTC))
-    end = _date_param(request, "to", now)
+    end = date_param(end_text, "to", now)
     end = now if end is None else end
-    start = _date_param(request, "from", now)
+    start = date_param(start_text, "from", now)
     if start is None:
-        relative = params.get("relative", "").strip()
-        window = (
-            duration_ms(_rollup(relative, "relative"))
-            if relative
-            else int(DEFAULT_WINDOW.total_seconds() * 1000)
-        )
-        start = max(0, end - window)
+        start = max(0, end - window_ms(relative))
     if end < start:
         raise BadParameter("The to parameter is before the from parameter", field="to")
 
@@ -174,12 +155,12 @@ async def get_readings(
     if series_key is not None and series_key in series_ids:
         # all_intervals=true: every bucket of the range, empty ones as null (the live service
         # only does this from 10 minutes up; here any rollup within the core's bucket limit).
-        all_intervals = params.get("all_intervals", "").lower() == "true"
+        every_bucket = (all_intervals or "").lower() == "true"
         result = await core.telemetry.query(
             viewer,
             device.key,
             time_range=TimeRange(start, end),
-            downsample=downsample(rollup, function, all_intervals=all_intervals),
+            downsample=downsample(rollup, function, all_intervals=every_bucket),
             series_keys=[series_key],
             count_samples=True,
         )
