@@ -17,10 +17,10 @@ import uvicorn
 from rich.console import Console
 
 from thingport.app import StartupInfo, create_app
-from thingport.core.accounts.schemas import SYSTEM, Principal, UserCreate
+from thingport.core.accounts.schemas import SYSTEM, UserCreate
 from thingport.demo.data import load_demo
 from thingport.kit.errors import ThingportError
-from thingport.platform import Platform
+from thingport.platform import Platform, SchemaMismatch
 from thingport.settings import Settings
 from thingport.transports.mqtt.routes import CommandCheck
 
@@ -70,6 +70,13 @@ def _run(settings: Settings, job: Callable[[Platform], Awaitable[T]], *, migrate
     except ThingportError as error:
         console.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(1) from None
+    except SchemaMismatch as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+async def _nothing(_platform: Platform) -> None:
+    """A job for `_run` when opening the database (migrating or checking it) is the point."""
 
 
 def _on_ready(info: StartupInfo) -> None:
@@ -147,6 +154,9 @@ def serve(
         mqtt_port=mqtt_port,
         migrate=None if migrate else False,  # unset: THINGPORT_MIGRATE still applies
     )
+    if not settings.migrate:
+        # Said here in one line, rather than as a traceback from the server's startup.
+        _run(settings, _nothing, migrate=False)
     config = uvicorn.Config(
         create_app(settings, announce=_on_ready),
         host=settings.host,
@@ -160,12 +170,8 @@ def serve(
 @app.command()
 def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Create or upgrade the database schema."""
-
-    async def nothing(_platform: Platform) -> None:
-        return None
-
     settings = _settings(data_dir, database_url)
-    _run(settings, nothing)
+    _run(settings, _nothing)
     console.print(f"database is up to date: {settings.effective_database_url}")
 
 
@@ -244,7 +250,10 @@ def command_send(
         str, typer.Option("--user", help="Who sends it: a user who may change the device.")
     ],
     ttl: Annotated[
-        int, typer.Option("--ttl", min=1, help="Seconds before an unanswered command expires.")
+        int,
+        typer.Option(
+            "--ttl", min=1, max=30 * 86400, help="Seconds before an unanswered command expires."
+        ),
     ] = 600,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -258,8 +267,7 @@ def command_send(
         # number, ...), from the route the workers keep on the device's row.
         platform.command_dispatchers.append(CommandCheck())
         async with platform.core() as core:
-            found = await core.accounts.get_user(user)
-            principal = Principal(user_id=found.id, username=found.username, role=found.role)
+            principal = await core.accounts.principal_of(user)
             command = await core.commands.send(
                 principal,
                 device,

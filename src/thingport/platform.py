@@ -33,6 +33,10 @@ from thingport.storage.migrate import schema_problem, upgrade
 from thingport.storage.timeseries import PointStore
 
 
+class SchemaMismatch(RuntimeError):
+    """The database's schema is not this code's, and this process may not migrate it."""
+
+
 class Platform:
     """Engine, bus, point store and caches: built once per process."""
 
@@ -59,7 +63,7 @@ class Platform:
         """Refuse to run on a schema other than this code's (`--no-migrate` deployments)."""
         problem = await schema_problem(self.db.engine)
         if problem is not None:
-            raise RuntimeError(f"{problem}: run `thingport migrate` first")
+            raise SchemaMismatch(f"{problem}: run `thingport migrate` first")
 
     @asynccontextmanager
     async def core(self) -> AsyncIterator[Core]:

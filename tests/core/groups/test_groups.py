@@ -310,7 +310,8 @@ async def test_mqtt_principals_keep_their_memberships(
         by_name = await core.accounts.mqtt_principal("bob")
         by_credential = await core.accounts.mqtt_principal(issued.username)
         connected = await core.accounts.authenticate_mqtt(issued.username, issued.password)
-    for principal in (by_name, by_credential, connected):
+        operator = await core.accounts.principal_of("bob")  # the CLI acting as bob
+    for principal in (by_name, by_credential, connected, operator):
         assert principal is not None
         assert principal.user_id == bob.principal.user_id
         assert principal.group_ids == {group_id, other_id}

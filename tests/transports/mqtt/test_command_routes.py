@@ -204,3 +204,33 @@ async def test_only_one_worker_claims_a_command(platform: Platform, alice: Accou
     async with platform.core() as core:
         assert not await core.commands.claim(command.id, "worker-b")
         assert await core.commands.unclaimed() == []
+
+
+async def test_a_command_that_did_not_go_out_is_given_back_and_published_later(
+    platform: Platform, alice: Account
+) -> None:
+    """A publish that fails (the broker refused it) leaves the command pending and unclaimed,
+    so the next look for unclaimed commands publishes it; a claim alone is no delivery."""
+    key = await _device(platform, alice)
+    async with platform.core() as core:
+        command = await core.commands.send(alice.principal, key, channel="relay", payload=1)
+        [waiting] = await core.commands.unclaimed()
+    published: list[tuple[str, bytes]] = []
+
+    async def broker_down(topic: str, payload: bytes) -> bool:
+        return False
+
+    async def broker_up(topic: str, payload: bytes) -> bool:
+        published.append((topic, payload))
+        return True
+
+    await routes.dispatch(platform, waiting, broker_down)
+    async with platform.core() as core:
+        assert (await core.commands.get(alice.principal, command.id)).state == "pending"
+        [again] = await core.commands.unclaimed()
+    assert again.command_id == command.id
+    await routes.dispatch(platform, again, broker_up)
+    assert [topic for topic, _ in published] == [f"thingport/v1/devices/{key}/commands"]
+    async with platform.core() as core:
+        assert (await core.commands.get(alice.principal, command.id)).state == "sent"
+        assert await core.commands.unclaimed() == []

@@ -45,7 +45,8 @@ class MadeUpCodec:
         try:
             readings = [Reading(sensor, float(payload), TS)]
         except ValueError:
-            raise CodecError("not a number") from None
+            # Quotes the topic cut short, as real codecs do: the log must filter it too.
+            raise CodecError(f"{topic[:-1]}... carries no number") from None
         if how == "secret":
             return [TelemetryIn("", readings, device_token=name, sensor_keys=True)]
         return [TelemetryIn(name, readings, sensor_keys=True)]
@@ -126,3 +127,19 @@ async def test_refusals_are_counted_and_logged_without_the_topics_secret(
     assert "client '[FILTERED]'" in logged[1]
     # The refused publish stored nothing; the good one of the same batch was stored.
     assert await _series(platform, device_id) == {"55": 1.0}
+
+
+async def test_a_reason_quoting_the_topic_is_logged_without_its_secret(
+    platform: Platform, alice: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, token = await _kit(platform, alice, "KIT-D")
+    handler = InboundHandler(platform, _codec_for)
+    with caplog.at_level(logging.WARNING):
+        [outcome] = await handler.handle_batch(
+            [Received(CLIENT, f"made-up/secret/{token}/55", b"not a number", alice.principal)]
+        )
+    assert not outcome.stored
+    assert handler.rejected["malformed"] == 1
+    [logged] = [r.getMessage() for r in caplog.records if "rejected MQTT" in r.getMessage()]
+    assert token not in logged
+    assert "made-up/secret/[FILTERED]/5... carries no number" in logged

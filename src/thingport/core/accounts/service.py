@@ -132,6 +132,14 @@ class AccountsService:
             raise NotFound(entity="user", by="name", key=username)
         return UserOut.model_validate(user, from_attributes=True)
 
+    async def principal_of(self, username: str) -> Principal:
+        """The principal a user acts as, memberships included, for operators acting in a user's
+        name without the user's credential (the CLI, which runs with the database's rights)."""
+        user = await self.repo.user_by_username(username)
+        if user is None:
+            raise NotFound(entity="user", by="name", key=username)
+        return await self._principal(user)
+
     async def issue_api_key(
         self, user_id: int, name: str, *, replace: bool = False
     ) -> IssuedApiKey:
@@ -181,8 +189,8 @@ class AccountsService:
     async def mqtt_principal(self, username: str) -> Principal | None:
         """Who an MQTT user name stands for, without its password (the broker authenticated the
         connection already and now asks about topics): an MQTT credential's user, else the user
-        of that name. Credentials first, in the same order as `authenticate_mqtt`. Groups are
-        left out: only owning or administering a device grants changing it."""
+        of that name. Credentials first, in the same order as `authenticate_mqtt`. Memberships
+        are kept: an administrator of a group a device is shared with may use its topics."""
         if not username:
             return None
         credential = await self.repo.mqtt_credential(username)

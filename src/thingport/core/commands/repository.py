@@ -47,6 +47,19 @@ class CommandsRepository:
         )
         return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
+    async def release(self, request_id: str, worker: str) -> None:
+        """Give back a claim this worker holds on a command still pending."""
+        await self.session.execute(
+            update(Command)
+            .where(
+                Command.request_id == request_id,
+                Command.state == "pending",
+                Command.claimed_by == worker,
+            )
+            .values(claimed_by=None)
+            .execution_options(synchronize_session=False)
+        )
+
     async def unclaimed(self, now: datetime, limit: int) -> Sequence[Command]:
         result = await self.session.execute(
             select(Command)

@@ -112,6 +112,11 @@ class CommandsService:
         by the one whose claim succeeded."""
         return await self.repo.claim(command_id, worker)
 
+    async def release(self, command_id: str, worker: str) -> None:
+        """Give a claimed command back when it could not be published, so that the next look
+        for unclaimed commands (this worker's or another's) tries again."""
+        await self.repo.release(command_id, worker)
+
     async def unclaimed(self, limit: int = 100) -> list[CommandDelivery]:
         """Pending commands no worker has taken to publish yet (recorded by a process without
         a broker connection, such as `thingport command send`), oldest first."""

@@ -454,6 +454,11 @@ class ExternalBroker:
 
     async def _publish(self, topic: str, payload: bytes) -> bool:
         info = self._client.publish(topic, payload, qos=1)
+        if info.rc == paho.MQTT_ERR_NO_CONN:
+            # Between reconnects paho keeps a QoS 1 message and sends it once connected again:
+            # it is on its way, and publishing it again elsewhere would send it twice.
+            log.info("command on %r queued until the broker is reachable again", topic[:200])
+            return True
         if info.rc != paho.MQTT_ERR_SUCCESS:
             log.warning("command not published on %r (rc=%s)", topic[:200], info.rc)
             return False

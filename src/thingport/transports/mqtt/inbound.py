@@ -259,25 +259,29 @@ class InboundHandler:
 
     def _reject(self, item: Received, kind: str, reason: str) -> Outcome:
         self.rejected[kind] += 1
-        client_id, topic = self._without_secret(item.client.client_id, item.topic[:200])
+        client_id, topic, secret = self._without_secret(item.client.client_id, item.topic[:200])
+        if secret:
+            # The reason may quote the topic (cut short) or the client id: filter the secret
+            # itself, wherever it appears.
+            reason = reason.replace(secret, FILTERED)
         log.warning(
             "rejected MQTT message from client %r on %r: %s (%s)",
             client_id,
             topic,
-            reason.replace(item.topic, topic),
+            reason,
             kind,
         )
         return Outcome(stored=False, reason=f"{kind}: {reason}")
 
-    def _without_secret(self, client_id: str, topic: str) -> tuple[str, str]:
+    def _without_secret(self, client_id: str, topic: str) -> tuple[str, str, str | None]:
         """Client id and topic for the log, without the credential the codec says the topic
-        carries (a device token), nor a client id that is that credential."""
+        carries (a device token), nor a client id that is that credential; and that secret."""
         codec = self.codec_for(topic)
         secret = codec.topic_secret(topic) if codec is not None else None
         if not secret:
-            return client_id, topic
+            return client_id, topic, None
         parts = [FILTERED if part == secret else part for part in topic.split("/")]
-        return (FILTERED if client_id == secret else client_id), "/".join(parts)
+        return (FILTERED if client_id == secret else client_id), "/".join(parts), secret
 
 
 class _Lookups:

@@ -93,8 +93,10 @@ Publish = Callable[[str, bytes], Awaitable[bool]]
 
 
 async def dispatch(platform: Platform, delivery: CommandDelivery, publish: Publish) -> None:
-    """Claim the command, publish it with `publish` (False: it did not go out), then record it
-    as sent. A command another worker (or transport) claimed first is left to that one."""
+    """Claim the command, publish it with `publish`, then record it as sent. A command another
+    worker (or transport) claimed first is left to that one; one that did not go out
+    (`publish` returned False) is given back, so a later look for unclaimed commands retries
+    it, on this worker or another."""
     async with platform.core() as core:
         if not await core.commands.claim(delivery.command_id, platform.worker_id):
             return
@@ -104,6 +106,8 @@ async def dispatch(platform: Platform, delivery: CommandDelivery, publish: Publi
         await undeliverable(platform, delivery, error)
         return
     if not await publish(topic, payload):
+        async with platform.core() as core:
+            await core.commands.release(delivery.command_id, platform.worker_id)
         return
     async with platform.core() as core:
         await core.commands.mark_sent(delivery.command_id)
