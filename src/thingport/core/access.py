@@ -13,14 +13,19 @@ The rules:
   (Smart Mocha's GET /devices) uses it; a lookup by id still uses `READABLE`.
 * `CHANGEABLE`: a platform admin, the owner, and an administrator of a group the object is
   shared with. A plain member reads a shared object but does not change it.
-* `DELETABLE`: a platform admin and the owner only. A group administrator may not delete a
-  device shared with their group: deleting erases the owner's recorded data for good and takes
-  the device from every other group it is shared with, which is more than administering one
-  group's view of it. Unsharing it from the group is what such an administrator may do.
+* `CONTROLLABLE`: a platform admin and the owner only: who else sees the object and where it
+  hangs. For a device: making it public, its data policy, its parent gateway, its device
+  token (its credential), and sharing it with a group. A group administrator works the device
+  (names, describes, locates it, sends it data and commands) but cannot hand it on: were
+  these theirs, one group's administrator could publish the owner's data to everyone, take over
+  the device's credential, or share it into a group of their own and make anyone its
+  administrator.
+* `DELETABLE`: a platform admin and the owner only. Deleting erases the owner's recorded data
+  for good and takes the device from every group it is shared with.
 
-Sharing a device with a group, or unsharing it, is a change of the device: whoever may change
-it and belongs to the group may do it (core/groups/service.py). A group administrator may thus
-pass a device shared with their group on to another group they belong to.
+Sharing a device with a group needs `CONTROLLABLE` and membership of the group; unsharing it
+needs `CONTROLLABLE`, or administering that group (an administrator may take a device out of
+their own group, never out of another). See core/groups/service.py.
 
 A user account is its own owner (`can_change(viewer, owner_id=user.id)`): the user themself and
 platform admins change it; no group grants anything on accounts.
@@ -155,6 +160,7 @@ class Rule:
 READABLE = Rule("read", frozenset({Grant.ADMIN, Grant.PUBLIC, Grant.OWNER, Grant.MEMBER}))
 OWN_OR_SHARED = READABLE.without(Grant.PUBLIC)
 CHANGEABLE = Rule("change", frozenset({Grant.ADMIN, Grant.OWNER, Grant.GROUP_ADMIN}))
+CONTROLLABLE = Rule("control", frozenset({Grant.ADMIN, Grant.OWNER}))
 DELETABLE = Rule("delete", frozenset({Grant.ADMIN, Grant.OWNER}))
 
 

@@ -180,6 +180,75 @@ async def test_a_group_administrator_may_not_delete_a_shared_device(
         await core.delete_device(alice.principal, "LAB-1")
 
 
+async def test_a_group_administrator_works_a_shared_device_but_cannot_hand_it_on(
+    platform: Platform, alice: Account, bob: Account, carol: Account
+) -> None:
+    """Who else sees the device is its owner's call: an administrator of a group it is shared
+    with may not make it public, loosen its data policy, re-parent it, take its credential or
+    share it into another group (say one of their own, with anyone as its administrator)."""
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key="LAB-1"))
+        await core.devices.create(bob.principal, DeviceCreate(key="BOB-GW"))
+    lab = await _lab(platform, alice)
+    await _add(platform, alice, lab, bob, GroupRole.ADMINISTRATOR)
+    async with platform.core() as core:
+        await core.groups.share_device(alice.principal, lab, "LAB-1")
+    mine = await _lab(platform, bob)
+    await _add(platform, bob, mine, carol, GroupRole.ADMINISTRATOR)
+    admin = await _fresh(platform, bob)
+    refused = [
+        DeviceUpdate(public=True),
+        DeviceUpdate(precise_location=False),
+        DeviceUpdate(forwarding_enabled=True),
+        DeviceUpdate(parent="BOB-GW"),
+        DeviceUpdate(name="oven", public=True),  # one owner's field refuses the whole update
+    ]
+    for update in refused:
+        async with platform.core() as core:
+            with pytest.raises(Forbidden, match="not control it"):
+                await core.devices.update(admin, "LAB-1", update)
+    async with platform.core() as core:
+        with pytest.raises(Forbidden):
+            await core.devices.issue_token(admin, "LAB-1")
+        with pytest.raises(Forbidden):
+            await core.groups.share_device(admin, mine, "LAB-1")
+        with pytest.raises(NotFound):
+            await core.devices.get(None, "LAB-1")  # still private
+        await core.devices.update(admin, "LAB-1", DeviceUpdate(name="oven", city="Vic"))
+    carol_now = await _fresh(platform, carol)
+    async with platform.core() as core:
+        with pytest.raises(NotFound):  # never shared on: carol sees nothing of it
+            await core.devices.get(carol_now, "LAB-1")
+        device = await core.devices.get(alice.principal, "LAB-1")
+    assert (device.name, device.public, device.parent) == ("oven", False, None)
+    # The owner decides all of it.
+    async with platform.core() as core:
+        await core.devices.update(alice.principal, "LAB-1", DeviceUpdate(public=True))
+        await core.devices.issue_token(alice.principal, "LAB-1")
+
+
+async def test_an_administrator_unshares_from_their_own_group_only(
+    platform: Platform, alice: Account, bob: Account
+) -> None:
+    async with platform.core() as core:
+        await core.devices.create(alice.principal, DeviceCreate(key="LAB-1"))
+    lab = await _lab(platform, alice)
+    other = await _lab(platform, alice)
+    await _add(platform, alice, lab, bob, GroupRole.ADMINISTRATOR)
+    await _add(platform, alice, other, bob, GroupRole.MEMBER)
+    async with platform.core() as core:
+        await core.groups.share_device(alice.principal, lab, "LAB-1")
+        await core.groups.share_device(alice.principal, other, "LAB-1")
+    bob_now = await _fresh(platform, bob)
+    async with platform.core() as core:
+        with pytest.raises(Forbidden):  # a member of `other`, not its administrator
+            await core.groups.unshare_device(bob_now, other, "LAB-1")
+        await core.groups.unshare_device(bob_now, lab, "LAB-1")
+    async with platform.core() as core:
+        assert [d.key for d in await core.groups.devices_of(alice.principal, other)] == ["LAB-1"]
+        assert await core.groups.devices_of(alice.principal, lab) == []
+
+
 async def test_another_tenants_group_is_missing(
     platform: Platform, alice: Account, bob: Account
 ) -> None:

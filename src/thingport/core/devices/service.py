@@ -17,7 +17,15 @@ from thingport.bus.events import (
     Event,
 )
 from thingport.bus.protocol import EventBus
-from thingport.core.access import CHANGEABLE, DELETABLE, OWN_OR_SHARED, READABLE, Facts, Rule
+from thingport.core.access import (
+    CHANGEABLE,
+    CONTROLLABLE,
+    DELETABLE,
+    OWN_OR_SHARED,
+    READABLE,
+    Facts,
+    Rule,
+)
 from thingport.core.accounts.models import User
 from thingport.core.accounts.passwords import hash_secret
 from thingport.core.accounts.schemas import Principal
@@ -64,6 +72,9 @@ _REQUIRED_FLAGS = (
     "notify_low_battery",
     "notify_stopped_publishing",
 )
+# Who else sees a device and where it hangs: its owner's (or an admin's) to decide, not a
+# group administrator's (core/access.py, CONTROLLABLE).
+_OWNER_FIELDS = frozenset({"public", "precise_location", "forwarding_enabled", "parent"})
 # SmartCitizen kits put a 6-character token in their MQTT topics; their firmware expects that
 # length. It is stored hashed like every other secret.
 _DEVICE_TOKEN_BYTES = 3
@@ -178,6 +189,12 @@ class DevicesService:
     async def resolve_deletable(self, principal: Principal, key: str) -> DeviceRef:
         """Like `resolve(change=True)`, for a device about to be deleted (`DELETABLE`)."""
         device = await self._changeable(principal, key, DELETABLE)
+        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
+    async def resolve_controllable(self, principal: Principal, key: str) -> DeviceRef:
+        """Like `resolve(change=True)`, for what only its owner (or an admin) decides: who else
+        sees the device (`CONTROLLABLE`)."""
+        device = await self._changeable(principal, key, CONTROLLABLE)
         return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
 
     async def resolve_id(self, principal: Principal | None, device_id: int) -> DeviceRef:
@@ -301,7 +318,8 @@ class DevicesService:
         return (await self._render([device]))[0]
 
     async def update(self, principal: Principal, key: str, data: DeviceUpdate) -> DeviceOut:
-        device = await self._changeable(principal, key)
+        controls = bool(data.model_fields_set & _OWNER_FIELDS)
+        device = await self._changeable(principal, key, CONTROLLABLE if controls else CHANGEABLE)
         await self._apply(principal, device, data, data.model_fields_set)
         device.updated_at = utcnow()
         await self.repo.session.flush()
@@ -496,7 +514,7 @@ class DevicesService:
 
     async def issue_token(self, principal: Principal, key: str) -> str:
         """A new device token (replacing any earlier one); shown once, stored hashed."""
-        device = await self._changeable(principal, key)
+        device = await self._changeable(principal, key, CONTROLLABLE)
         for _ in range(20):
             token = secrets.token_hex(_DEVICE_TOKEN_BYTES)
             if not await self.repo.token_hash_taken(hash_secret(token)):

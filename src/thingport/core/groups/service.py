@@ -2,8 +2,9 @@
 
 Whisker groups, Cayenne user groups and Instathings projects map here. Who may do what is the
 access policy's (core/access.py): members see a group; its administrators and platform admins
-manage its members; a device is shared or unshared by someone who may change it and belongs
-to the group. A group the caller may not see is indistinguishable from a missing one.
+manage its members; a device is shared by its owner into a group the owner belongs to, and
+unshared by its owner or by an administrator of that group. A group the caller may not see is
+indistinguishable from a missing one.
 
 A group keeps at least one administrator: removing or demoting the last one is refused, or
 nobody but a platform admin could manage the group again.
@@ -175,21 +176,23 @@ class GroupsService:
 
     # -- devices -----------------------------------------------------------------------------
 
-    async def _sharer(self, principal: Principal, group_id: int, device_key: str) -> int:
-        """The device's id, if the principal may change the device and belongs to the group
-        (or is a platform admin)."""
-        await self._visible(principal, group_id)
-        return (await self.devices.resolve(principal, device_key, change=True)).id
-
     async def share_device(self, principal: Principal, group_id: int, device_key: str) -> None:
         """Share a device with a group: its members may read it, its administrators change it.
-        Sharing it again changes nothing."""
-        device_id = await self._sharer(principal, group_id, device_key)
+        Only the device's owner (or a platform admin) shares it, into a group they belong to
+        (core/access.py, CONTROLLABLE). Sharing it again changes nothing."""
+        await self._visible(principal, group_id)
+        device_id = (await self.devices.resolve_controllable(principal, device_key)).id
         if await self.repo.share(group_id, device_id) is None:
             await self.repo.add(DeviceGroup(device_id=device_id, group_id=group_id))
 
     async def unshare_device(self, principal: Principal, group_id: int, device_key: str) -> None:
-        device_id = await self._sharer(principal, group_id, device_key)
+        """Take a device out of a group: its owner (or a platform admin) may, and so may an
+        administrator of that group, out of that group only."""
+        _, role = await self._visible(principal, group_id)
+        if can_administer_group(principal, role):
+            device_id = (await self.devices.resolve(principal, device_key, change=True)).id
+        else:
+            device_id = (await self.devices.resolve_controllable(principal, device_key)).id
         share = await self.repo.share(group_id, device_id)
         if share is None:
             raise NotFound(
