@@ -53,7 +53,7 @@ class Platform:
         # Who this process is among the workers sharing the database (lease holder, command
         # claims): unique even for two workers on one host with the same settings.
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        # The wall clock leases are judged by (tests put a clock of their own here).
+        # The wall clock leases and command claims are judged by (tests put their own here).
         self.clock: Callable[[], datetime] = utcnow
 
     async def migrate(self) -> None:
@@ -134,6 +134,7 @@ class Core:
             devices=self.devices,
             dispatchers=self.platform.command_dispatchers,
             bus=self.platform.bus,
+            clock=self.platform.clock,
         )
 
     @cached_property

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.conftest import Account
 from thingport.core.commands.schemas import CommandDelivery
+from thingport.core.commands.service import STALE_CLAIM
 from thingport.core.devices.repository import DevicesRepository
 from thingport.core.devices.schemas import DeviceCreate, HeardRoute
 from thingport.kit.errors import InvalidInput
@@ -234,3 +236,26 @@ async def test_a_command_that_did_not_go_out_is_given_back_and_published_later(
     async with platform.core() as core:
         assert (await core.commands.get(alice.principal, command.id)).state == "sent"
         assert await core.commands.unclaimed() == []
+
+
+async def test_a_claim_left_by_a_dead_worker_lapses_and_another_publishes(
+    platform: Platform, alice: Account
+) -> None:
+    """Worker A claims a command and dies before publishing it: the claim holds for a while
+    (nobody publishes it twice meanwhile), then lapses, and the command is published by B."""
+    key = await _device(platform, alice)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    platform.clock = lambda: start
+    async with platform.core() as core:
+        command = await core.commands.send(alice.principal, key, channel="relay", payload=1)
+        assert await core.commands.claim(command.id, "worker-a")  # ... and A is gone
+    platform.clock = lambda: start + STALE_CLAIM - timedelta(seconds=1)
+    async with platform.core() as core:
+        assert await core.commands.unclaimed() == []
+        assert not await core.commands.claim(command.id, "worker-b")
+    platform.clock = lambda: start + STALE_CLAIM + timedelta(seconds=1)
+    async with platform.core() as core:
+        [lapsed] = await core.commands.unclaimed()
+        assert lapsed.command_id == command.id
+        assert await core.commands.claim(command.id, "worker-b")
+        assert not await core.commands.claim(command.id, "worker-c")  # B's claim is fresh

@@ -34,3 +34,6 @@ class Command(Base):
     # The worker that took the command to publish it (a conditional UPDATE, so exactly one
     # does); None while nobody has, e.g. a command recorded by the CLI, which has no broker.
     claimed_by: Mapped[str | None] = mapped_column(String(255))
+    # When it was claimed: a claim still pending long after (its worker died between claiming
+    # and publishing) is void, and another worker publishes the command.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

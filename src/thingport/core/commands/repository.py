@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from thingport.core.commands.models import Command
@@ -33,16 +33,13 @@ class CommandsRepository:
         )
         return result.scalars().all()
 
-    async def claim(self, request_id: str, worker: str) -> bool:
-        """Whether this worker's statement took the command (exactly one worker's does)."""
+    async def claim(self, request_id: str, worker: str, now: datetime, stale: datetime) -> bool:
+        """Whether this worker's statement took the command (exactly one worker's does): one
+        nobody claimed, or whose claim is older than `stale` and still pending."""
         result = await self.session.execute(
             update(Command)
-            .where(
-                Command.request_id == request_id,
-                Command.state == "pending",
-                Command.claimed_by.is_(None),
-            )
-            .values(claimed_by=worker)
+            .where(Command.request_id == request_id, Command.state == "pending", _free(stale))
+            .values(claimed_by=worker, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount) == 1  # type: ignore[attr-defined]
@@ -56,18 +53,14 @@ class CommandsRepository:
                 Command.state == "pending",
                 Command.claimed_by == worker,
             )
-            .values(claimed_by=None)
+            .values(claimed_by=None, claimed_at=None)
             .execution_options(synchronize_session=False)
         )
 
-    async def unclaimed(self, now: datetime, limit: int) -> Sequence[Command]:
+    async def unclaimed(self, now: datetime, stale: datetime, limit: int) -> Sequence[Command]:
         result = await self.session.execute(
             select(Command)
-            .where(
-                Command.state == "pending",
-                Command.claimed_by.is_(None),
-                Command.expires_at > now,
-            )
+            .where(Command.state == "pending", _free(stale), Command.expires_at > now)
             .order_by(Command.id)
             .limit(limit)
         )
@@ -84,3 +77,8 @@ class CommandsRepository:
             .execution_options(synchronize_session=False)
         )
         return [(device_id, request_id) for device_id, request_id in result.all()]
+
+
+def _free(stale: datetime) -> ColumnElement[bool]:
+    """A command no live claim holds: never claimed, or claimed before `stale`."""
+    return or_(Command.claimed_by.is_(None), Command.claimed_at < stale)

@@ -3,8 +3,8 @@ state (pending, sent, answered, failed, expired) and correlate the device's answ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from thingport.bus.events import CommandUpdated
@@ -25,6 +25,10 @@ from thingport.storage.engine import UnitOfWork
 
 DEFAULT_TTL = timedelta(minutes=10)
 MAX_TTL = timedelta(days=30)
+# A claim normally turns into "sent" (or is given back) within a publish. One still pending
+# this long after belongs to a worker that died in between: another worker may publish the
+# command (once more, if the dead one did send it: at least once, never lost).
+STALE_CLAIM = timedelta(seconds=60)
 
 
 def _out(command: Command, device_key: str) -> CommandOut:
@@ -51,12 +55,14 @@ class CommandsService:
         devices: DevicesService,
         dispatchers: Sequence[CommandDispatcher],
         bus: EventBus,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.uow = uow
         self.repo = CommandsRepository(uow.session)
         self.devices = devices
         self.dispatchers = dispatchers
         self.bus = bus
+        self.clock = clock  # judges claims, which several workers compare
 
     async def send(
         self,
@@ -110,7 +116,8 @@ class CommandsService:
         """Take a pending command to publish it; False when another worker (or another of this
         worker's transports) already has. Several workers may try: each command is published
         by the one whose claim succeeded."""
-        return await self.repo.claim(command_id, worker)
+        now = self.clock()
+        return await self.repo.claim(command_id, worker, now, now - STALE_CLAIM)
 
     async def release(self, command_id: str, worker: str) -> None:
         """Give a claimed command back when it could not be published, so that the next look
@@ -121,7 +128,8 @@ class CommandsService:
         """Pending commands no worker has taken to publish yet (recorded by a process without
         a broker connection, such as `thingport command send`), oldest first."""
         deliveries = []
-        for command in await self.repo.unclaimed(utcnow(), limit):
+        now = self.clock()
+        for command in await self.repo.unclaimed(now, now - STALE_CLAIM, limit):
             # The system reads every device; the command was authorised when it was recorded.
             device = await self.devices.resolve_id(SYSTEM, command.device_id)
             deliveries.append(await self._delivery(command, device))

@@ -31,10 +31,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("mqtt_username", sa.String(length=255), nullable=True))
     with op.batch_alter_table("commands", schema=None) as batch_op:
         batch_op.add_column(sa.Column("claimed_by", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("claimed_at", UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("commands", schema=None) as batch_op:
+        batch_op.drop_column("claimed_at")
         batch_op.drop_column("claimed_by")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_column("mqtt_username")
