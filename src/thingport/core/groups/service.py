@@ -164,7 +164,9 @@ class GroupsService:
 
     def _forget_principal(self, user_id: int) -> None:
         """A remembered token carries the memberships it was checked with: once the change is
-        committed, the user's next request authenticates afresh and sees it."""
+        committed, the user's next request to this worker authenticates afresh and sees it.
+        Other workers' caches keep the old memberships for up to THINGPORT_AUTH_CACHE_SECONDS
+        (the cache is per process; a networked bus could carry the change)."""
         cache = self.token_cache
         if cache is None:
             return
