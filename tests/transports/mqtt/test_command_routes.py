@@ -5,6 +5,7 @@ so a worker addresses a device that only another worker has heard."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import Account
+from tests.transports.mqtt.test_embedded import TIMEOUT, Device
 from thingport.core.commands.schemas import CommandDelivery
 from thingport.core.commands.service import STALE_CLAIM
 from thingport.core.devices.repository import DevicesRepository
@@ -259,3 +261,24 @@ async def test_a_claim_left_by_a_dead_worker_lapses_and_another_publishes(
         assert lapsed.command_id == command.id
         assert await core.commands.claim(command.id, "worker-b")
         assert not await core.commands.claim(command.id, "worker-c")  # B's claim is fresh
+
+
+async def test_a_dashboard_following_a_device_leaves_its_route_alone(
+    platform: Platform, alice: Account, embedded: EmbeddedBroker
+) -> None:
+    """Only a subscription to the command topic itself shows how a device takes commands: the
+    owner's dashboard following `thingport/v1/devices/KEY/#` must not turn a Cayenne device's
+    stored route native for every worker. The device's own subscription still does."""
+    key = await _device(platform, alice)
+    await _heard_as_cayenne(platform, alice, key)
+    dashboard = Device(embedded.port, f"dash-{uuid.uuid4().hex[:6]}", "alice", alice.token)
+    assert await dashboard.connect() == "Success"
+    try:
+        dashboard.client.subscribe(f"thingport/v1/devices/{key}/#", qos=1)
+        assert await asyncio.wait_for(dashboard.subacks.get(), TIMEOUT) == [1]
+        assert (await _stored_route(platform, alice, key)).convention == "cayenne"
+        dashboard.client.subscribe(f"thingport/v1/devices/{key}/commands", qos=1)
+        assert await asyncio.wait_for(dashboard.subacks.get(), TIMEOUT) == [1]
+        assert (await _stored_route(platform, alice, key)).convention == "native"
+    finally:
+        await dashboard.close()

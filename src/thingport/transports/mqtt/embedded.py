@@ -298,10 +298,17 @@ class EmbeddedBroker:
         parts = topic.split("/")
         if connection is None or codec is None or len(parts) < 4:
             return
+        # Only a subscription to the command topic itself: a dashboard that follows a
+        # device's native topics (`thingport/v1/devices/KEY/#`) says nothing of how the device
+        # takes commands, and the route it would write is every worker's.
         found: tuple[str, HeardRoute] | None = None
-        if codec.name == "cayenne" and parts[3] in connection.device_keys:
+        if codec.name == "cayenne" and parts[3] in connection.device_keys and parts[4:5] == ["cmd"]:
             found = parts[3], HeardRoute("cayenne", connection.identity.username)
-        elif codec.name == "native" and parts[3] in connection.device_keys:
+        elif (
+            codec.name == "native"
+            and parts[3] in connection.device_keys
+            and parts[4:] == ["commands"]
+        ):
             found = parts[3], HeardRoute("native")
         elif (
             codec.name == "gateway"
@@ -309,6 +316,7 @@ class EmbeddedBroker:
             and len(parts) > 5
             and parts[4] == "devices"
             and is_key(parts[5])  # not a wildcard of a subscription
+            and parts[6:] == ["commands"]
         ):
             found = parts[5], HeardRoute("gateway")
         if found is None:
