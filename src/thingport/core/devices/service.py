@@ -121,6 +121,10 @@ class VirtualDevice:
     ranges: dict[str, tuple[float, float]]
 
 
+def _ref(device: Device) -> DeviceRef:
+    return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+
+
 def _simulation_ranges(properties: dict[str, object]) -> dict[str, tuple[float, float]]:
     ranges: dict[str, tuple[float, float]] = {}
     spec = properties.get("simulation")
@@ -184,25 +188,25 @@ class DevicesService:
         else:
             device = await self._changeable(principal, key)
         self._routes_read[device.id] = _route(device.mqtt_convention, device.mqtt_username)
-        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        return _ref(device)
 
     async def resolve_deletable(self, principal: Principal, key: str) -> DeviceRef:
         """Like `resolve(change=True)`, for a device about to be deleted (`DELETABLE`)."""
         device = await self._changeable(principal, key, DELETABLE)
-        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        return _ref(device)
 
     async def resolve_controllable(self, principal: Principal, key: str) -> DeviceRef:
         """Like `resolve(change=True)`, for what only its owner (or an admin) decides: who else
         sees the device (`CONTROLLABLE`)."""
         device = await self._changeable(principal, key, CONTROLLABLE)
-        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        return _ref(device)
 
     async def resolve_id(self, principal: Principal | None, device_id: int) -> DeviceRef:
         """Like resolve, for a device known by its internal id (from another domain's row)."""
         device = await self.repo.by_id(device_id)
         if device is None or not await self._allows(READABLE, principal, device):
             raise NotFound("device not found", field="device_id")
-        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        return _ref(device)
 
     async def get(self, principal: Principal | None, key: str) -> DeviceOut:
         device = await self._readable(principal, key)
@@ -243,7 +247,7 @@ class DevicesService:
     async def virtual_devices(self) -> list[VirtualDevice]:
         return [
             VirtualDevice(
-                ref=DeviceRef(id=d.id, key=d.key, name=d.name, owner_id=d.owner_id),
+                ref=_ref(d),
                 interval_s=d.virtual_interval_s,
                 ranges=_simulation_ranges(d.properties),
             )
@@ -398,7 +402,7 @@ class DevicesService:
                 field="device_id",
             )
         self._routes_read[device.id] = _route(device.mqtt_convention, device.mqtt_username)
-        return DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        return _ref(device)
 
     async def merge_properties(self, device: DeviceRef, properties: dict[str, object]) -> None:
         """Merge facts a device reports about itself (firmware, model, ...) into its properties."""
@@ -536,7 +540,7 @@ class DevicesService:
         device = await self.repo.by_token_hash(hash_secret(token))
         if device is None:
             return None
-        ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        ref = _ref(device)
         return ref, device.type_id
 
     async def delete(self, principal: Principal, key: str) -> DeviceRef:
@@ -544,7 +548,7 @@ class DevicesService:
         series go with it (cascade); points have no foreign key, so the caller deletes them
         through the telemetry service first (`Core.delete_device` does both)."""
         device = await self._changeable(principal, key, DELETABLE)
-        ref = DeviceRef(id=device.id, key=device.key, name=device.name, owner_id=device.owner_id)
+        ref = _ref(device)
         await self.repo.delete(device)
         # Live subscriptions to it end here (core/live): its id may be given to a new device.
         self._publish(DeviceDeleted(ref.id, ref.key))
