@@ -8,6 +8,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -18,6 +19,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
+from thingport.core.telemetry.service import TelemetryService
 from thingport.platform import Platform
 from thingport.transports.mqtt.embedded import EmbeddedBroker
 
@@ -352,10 +354,13 @@ async def test_a_storage_outage_sends_no_puback_and_closes_the_client(
     key = await _create(platform, alice)
     device = await device_of(key, "alice", alice.token)
 
-    async def outage(*_args: object) -> list[object]:
+    ingest_many = TelemetryService.ingest_many
+
+    async def outage(self: TelemetryService, *args: Any, **kwargs: Any) -> int:
+        await ingest_many(self, *args, **kwargs)  # written in the transaction that then fails
         raise OSError("the database went away")
 
-    monkeypatch.setattr(broker.handler, "handle_batch", outage)
+    monkeypatch.setattr(TelemetryService, "ingest_many", outage)
     body = {"ts": 1_700_000_000, "values": {"temp": 1}}
     mid = device.publish(f"thingport/v1/devices/{key}/telemetry", json.dumps(body))
     await asyncio.wait_for(device.disconnected.wait(), TIMEOUT)
