@@ -71,6 +71,9 @@ async def test_simulator_produces_readings_in_range(platform: Platform) -> None:
         devices = await core.devices.list_visible(principal)
         series = await core.telemetry.series_of_devices([d.id for d in devices])
     spec = {m.series_key: m for d in DEVICES for m in d.metrics}
+    # Every simulated metric has its series, so the range check below covers each of them.
+    found = [s.key for device_series in series.values() for s in device_series]
+    assert sorted(found) == sorted(m.series_key for d in DEVICES for m in d.metrics)
     for device_series in series.values():
         for s in device_series:
             assert s.last_value is not None
