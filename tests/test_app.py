@@ -55,6 +55,8 @@ async def test_demo_data_is_idempotent_and_queryable(
         auth=basic(second.token),
     )
     assert history.status_code == 200
+    # One result per metric of the base station (its "ts" is the metric's id).
+    assert {r["ts"] for r in history.json()["results"]} == {m["id"] for m in base["metrics"]}
     for result in history.json()["results"]:
         assert len(result["data"]) >= 23  # a day of history, hourly
 
