@@ -251,6 +251,7 @@ async def test_arrays_returns_pairs(client: httpx.AsyncClient, station: Station)
     response = await client.get(f"{DATA}?start=2014-05-01&rollup=1h-avg&arrays", auth=station.auth)
     assert response.status_code == 200, response.text
     as_objects = await query(client, station, start="2014-05-01", rollup="1h-avg")
+    assert [r["metric"] for r in response.json()["results"]] == [BATTERY, EXTERNAL]
     for result, objects in zip(response.json()["results"], as_objects["results"], strict=True):
         pairs = result["data"]
         assert isinstance(pairs, list)
