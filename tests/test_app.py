@@ -55,6 +55,8 @@ async def test_demo_data_is_idempotent_and_queryable(
         auth=basic(second.token),
     )
     assert history.status_code == 200
+    # One result per metric of the base station (its "ts" is the metric's id).
+    assert {r["ts"] for r in history.json()["results"]} == {m["id"] for m in base["metrics"]}
     for result in history.json()["results"]:
         assert len(result["data"]) >= 23  # a day of history, hourly
 
@@ -71,6 +73,9 @@ async def test_simulator_produces_readings_in_range(platform: Platform) -> None:
         devices = await core.devices.list_visible(principal)
         series = await core.telemetry.series_of_devices([d.id for d in devices])
     spec = {m.series_key: m for d in DEVICES for m in d.metrics}
+    # Every simulated metric has its series, so the range check below covers each of them.
+    found = [s.key for device_series in series.values() for s in device_series]
+    assert sorted(found) == sorted(m.series_key for d in DEVICES for m in d.metrics)
     for device_series in series.values():
         for s in device_series:
             assert s.last_value is not None

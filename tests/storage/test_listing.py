@@ -42,17 +42,22 @@ async def test_counts_without_and_with_filters(platform: Platform, alice: Accoun
 
 
 @pytest.mark.parametrize(
-    "query",
+    ("query", "field", "message"),
     [
-        ListQuery(filters=(Filter("email", "eq", "x"),)),
-        ListQuery(sort=(SortKey("email"),)),
-        ListQuery(filters=(Filter("created_at", "gt", "not a time"),)),
-        ListQuery(near=(1.0, 2.0)),
+        (ListQuery(filters=(Filter("email", "eq", "x"),)), "email", "cannot filter on 'email'"),
+        (ListQuery(sort=(SortKey("email"),)), "sort", "cannot sort on 'email'"),
+        (
+            ListQuery(filters=(Filter("created_at", "gt", "not a time"),)),
+            "created_at",
+            "'not a time' is not a valid datetime value",
+        ),
+        (ListQuery(near=(1.0, 2.0)), "near", "cannot be ordered by distance"),
     ],
 )
-async def test_refusals(platform: Platform, query: ListQuery) -> None:
-    with pytest.raises(InvalidInput):
+async def test_refusals(platform: Platform, query: ListQuery, field: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message) as caught:
         await _page(platform, query)
+    assert caught.value.field == field
 
 
 async def test_text_predicates_on_a_number_are_refused_not_a_database_error(

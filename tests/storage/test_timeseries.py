@@ -10,7 +10,12 @@ from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.core.telemetry.query import Aggregator
 from thingport.platform import Platform
-from thingport.storage.timeseries import PointRow, PointStore
+from thingport.storage.timeseries import (
+    PointRow,
+    PointStore,
+    PostgresPointWriter,
+    SQLitePointWriter,
+)
 
 BASE = 1_700_000_000_000
 SECOND, HOUR = 1_000, 3_600_000
@@ -45,9 +50,11 @@ def test_unknown_backend_is_refused() -> None:
         PointStore("mysql")
 
 
-async def test_store_matches_the_backend(platform: Platform) -> None:
-    assert platform.db.backend in ("sqlite", "postgresql")
-    assert type(platform.store.writer) is type(PointStore(platform.db.backend).writer)
+async def test_store_matches_the_backend(platform: Platform, database_url: str) -> None:
+    backend = database_url.split(":", 1)[0].split("+", 1)[0]  # what the test asked for
+    assert platform.db.backend == backend
+    expected = {"sqlite": SQLitePointWriter, "postgresql": PostgresPointWriter}[backend]
+    assert type(platform.store.writer) is expected
 
 
 async def test_raw_is_ordered_by_time(platform: Platform, alice: Account) -> None:
@@ -134,8 +141,12 @@ async def test_aggregate_returns_each_series_separately(platform: Platform, alic
     assert dict(got) == {a: [(hour, 3.0), (hour + HOUR, 4.0)], b: [(hour, 8.0)]}
 
 
-async def test_write_nothing(platform: Platform) -> None:
+async def test_write_nothing(platform: Platform, alice: Account) -> None:
+    """An empty batch is no error and changes nothing: no point added, none replaced."""
+    a, b = await make_series(platform, alice, ["a", "b"])
+    await write(platform, [(a, BASE, 1.0)])
     await write(platform, [])
+    assert await raw(platform, [a, b]) == {a: [(BASE, 1.0)]}
 
 
 async def test_write_upserts_on_series_and_time(platform: Platform, alice: Account) -> None:

@@ -152,8 +152,10 @@ async def test_anonymous_callers_see_public_devices_only(
 
 async def test_a_subscription_names_a_device(platform: Platform) -> None:
     async with platform.core() as core:
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput, match="names at least one device") as caught:
             await core.live.subscribe(None, LiveFilter.of())
+    assert caught.value.field == "device_id"
+    assert _subscribers(platform) == 0
 
 
 async def test_deleting_the_device_ends_the_subscription(

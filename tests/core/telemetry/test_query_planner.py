@@ -56,8 +56,10 @@ END_OF_9999 = utc_ms(9999, 12, 31, 23, 59, 59) + 999
 
 
 def test_time_range_limits_are_inclusive() -> None:
-    assert TimeRange(YEAR_1, END_OF_9999).start_ms == YEAR_1
-    assert TimeRange(NOW, NOW) == TimeRange(NOW, NOW)  # start equal to end is a range
+    widest = TimeRange(YEAR_1, END_OF_9999)  # the first and the last ms are both allowed
+    assert (widest.start_ms, widest.end_ms) == (YEAR_1, END_OF_9999)
+    instant = TimeRange(NOW, NOW)  # start equal to end is a range of one ms, not an error
+    assert (instant.start_ms, instant.end_ms) == (NOW, NOW)
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,7 @@ async def test_arrays_returns_pairs(client: httpx.AsyncClient, station: Station)
     response = await client.get(f"{DATA}?start=2014-05-01&rollup=1h-avg&arrays", auth=station.auth)
     assert response.status_code == 200, response.text
     as_objects = await query(client, station, start="2014-05-01", rollup="1h-avg")
+    assert [r["metric"] for r in response.json()["results"]] == [BATTERY, EXTERNAL]
     for result, objects in zip(response.json()["results"], as_objects["results"], strict=True):
         pairs = result["data"]
         assert isinstance(pairs, list)
@@ -332,6 +333,7 @@ async def test_rollups(client: httpx.AsyncClient, station: Station) -> None:
         body = await query(client, station, start="2014-05-01", end="2014-05-06", rollup=rollup)
         assert body["rollup"] == rollup
         assert body["end"] == "2014-05-06T00:00:00"
+        assert sorted(data_by_metric(body)) == [BATTERY, EXTERNAL], rollup  # the loop sees both
         for metric, data in data_by_metric(body).items():
             expected = expected_rollup(
                 SEED_POINTS[metric], interval=interval, op=op, start=MAY_1, end=epoch(2014, 5, 6)
@@ -410,6 +412,8 @@ async def test_unix_timestamp_start(client: httpx.AsyncClient, station: Station)
     milliseconds = await query(client, station, start=str(may_5 * 1000), rollup="1h-max")
     iso_form = await query(client, station, start="2014-05-05T00:00:00Z", rollup="1h-max")
     assert seconds["start"] == milliseconds["start"] == "2014-05-05T00:00:00"
+    # Both metrics, so that the comparisons below compare data, not two empty answers.
+    assert sorted(data_by_metric(seconds)) == [BATTERY, EXTERNAL]
     for metric, data in data_by_metric(seconds).items():
         expected = expected_rollup(
             SEED_POINTS[metric], interval=HOUR, op="max", start=may_5, end=LAST_TS

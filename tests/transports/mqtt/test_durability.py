@@ -145,10 +145,13 @@ async def test_sigkill_during_a_storm_loses_no_acknowledged_point(
 def _end_session(client_id: str) -> None:
     """Drop the platform's persistent session, or the broker keeps queueing for it."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
-    client.connect(MOSQUITTO_HOST, MOSQUITTO_PORT, clean_start=True)
-    client.loop_start()
-    properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+    # A clean start discards the stored session and the expiry of 0 ends the new one when it
+    # disconnects: nothing to time, the broker reads CONNECT before DISCONNECT.
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = 0
-    time.sleep(0.2)
-    client.disconnect(properties=properties)
-    client.loop_stop()
+    client.connect(MOSQUITTO_HOST, MOSQUITTO_PORT, clean_start=True, properties=properties)
+    client.loop_start()
+    try:
+        client.disconnect()
+    finally:
+        client.loop_stop()

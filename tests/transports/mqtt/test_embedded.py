@@ -8,6 +8,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -18,6 +19,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from tests.conftest import Account
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.core.telemetry.query import Aggregator, Downsample, TimeRange
+from thingport.core.telemetry.service import TelemetryService
 from thingport.platform import Platform
 from thingport.transports.mqtt.embedded import EmbeddedBroker
 
@@ -300,8 +302,10 @@ async def test_malformed_payload_does_not_disconnect_others(
     bad = await device_of(bad_key, "alice", alice.token)
     mid = bad.publish(f"thingport/v1/devices/{bad_key}/telemetry", b"{not json")
     await bad.puback(mid)  # refused for good, so acknowledged
+    assert broker.handler.rejected["malformed"] == 1
     bad.publish(f"thingport/v1/devices/{bad_key}/telemetry", b"[1, 2]", qos=0)
-    assert broker.handler.rejected["malformed"] >= 1
+    # QoS 0 has no acknowledgement: wait for the broker to have refused it too.
+    await _wait_for(lambda: _true(broker.handler.rejected["malformed"] == 2), "the QoS 0 refusal")
 
     body = json.dumps({"ts": 1_700_000_002, "values": {"temp": 3}})
     mid = good.publish(f"thingport/v1/devices/{good_key}/telemetry", body)
@@ -350,10 +354,13 @@ async def test_a_storage_outage_sends_no_puback_and_closes_the_client(
     key = await _create(platform, alice)
     device = await device_of(key, "alice", alice.token)
 
-    async def outage(*_args: object) -> list[object]:
+    ingest_many = TelemetryService.ingest_many
+
+    async def outage(self: TelemetryService, *args: Any, **kwargs: Any) -> int:
+        await ingest_many(self, *args, **kwargs)  # written in the transaction that then fails
         raise OSError("the database went away")
 
-    monkeypatch.setattr(broker.handler, "handle_batch", outage)
+    monkeypatch.setattr(TelemetryService, "ingest_many", outage)
     body = {"ts": 1_700_000_000, "values": {"temp": 1}}
     mid = device.publish(f"thingport/v1/devices/{key}/telemetry", json.dumps(body))
     await asyncio.wait_for(device.disconnected.wait(), TIMEOUT)

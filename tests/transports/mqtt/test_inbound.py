@@ -6,6 +6,8 @@ messages are stored (once), which are rejected and why, and what the last values
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -218,7 +220,12 @@ async def test_a_database_error_propagates_and_stores_nothing(
     handler = InboundHandler(platform, codec_for)
     batch = received(alice.principal, telemetry("A1", 1, t=1.0), telemetry("A1", 2, t=2.0))
 
-    async def outage(*_args: object, **_kwargs: object) -> int:
+    ingest_many = TelemetryService.ingest_many
+
+    async def outage(self: TelemetryService, *args: Any, **kwargs: Any) -> int:
+        # The points are written in the batch's transaction, which then fails: only a rollback
+        # keeps them out (raising before the write would leave nothing to check).
+        await ingest_many(self, *args, **kwargs)
         raise OSError("the database went away")
 
     monkeypatch.setattr(TelemetryService, "ingest_many", outage)
