@@ -385,3 +385,30 @@ async def test_mqtt_principals_keep_their_memberships(
         assert principal.user_id == bob.principal.user_id
         assert principal.group_ids == {group_id, other_id}
         assert principal.admin_group_ids == {group_id}
+
+
+async def test_a_shared_imprecise_device_shows_its_members_the_rounded_spot(
+    platform: Platform, alice: Account, bob: Account
+) -> None:
+    """The data policy holds for every dialect because the core renders devices for their
+    viewer: only the owner (or an admin) sees the exact location and the private settings,
+    not even an administrator of a group the device is shared with."""
+    async with platform.core() as core:
+        await core.devices.create(
+            alice.principal,
+            DeviceCreate(
+                key="LAB-1", latitude=41.387012, longitude=2.170047, precise_location=False
+            ),
+        )
+    lab = await _lab(platform, alice)
+    await _add(platform, alice, lab, bob, GroupRole.ADMINISTRATOR)
+    async with platform.core() as core:
+        await core.groups.share_device(alice.principal, lab, "LAB-1")
+    admin = await _fresh(platform, bob)
+    async with platform.core() as core:
+        own = await core.devices.get(alice.principal, "LAB-1")
+        seen = await core.devices.get(admin, "LAB-1")
+        [listed] = await core.devices.list_visible(admin)
+    assert (own.latitude, own.longitude, own.authorized) == (41.387012, 2.170047, True)
+    assert (seen.latitude, seen.longitude, seen.authorized) == (41.39, 2.17, False)
+    assert (listed.latitude, listed.longitude, listed.authorized) == (41.39, 2.17, False)

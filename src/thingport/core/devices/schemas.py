@@ -84,6 +84,9 @@ class DeviceOut(BaseModel):
     exposure: str | None
     address: str | None
     precise_location: bool
+    # The viewer is the owner or an admin: the coordinates above are exact even when
+    # `precise_location` is off (else rounded), and the owner's private settings are its to see.
+    authorized: bool
     forwarding_enabled: bool
     notify_low_battery: bool
     notify_stopped_publishing: bool

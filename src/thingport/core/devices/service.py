@@ -28,9 +28,9 @@ from thingport.core.access import (
 )
 from thingport.core.accounts.models import User
 from thingport.core.accounts.passwords import hash_secret
-from thingport.core.accounts.schemas import Principal
+from thingport.core.accounts.schemas import SYSTEM, Principal
 from thingport.core.devices.models import Device, DeviceType
-from thingport.core.devices.privacy import SHOWN_LATITUDE, SHOWN_LONGITUDE
+from thingport.core.devices.privacy import SHOWN_LATITUDE, SHOWN_LONGITUDE, shown_coordinates
 from thingport.core.devices.repository import DevicesRepository
 from thingport.core.devices.schemas import (
     MAX_ROUTE_USERNAME,
@@ -210,12 +210,12 @@ class DevicesService:
 
     async def get(self, principal: Principal | None, key: str) -> DeviceOut:
         device = await self._readable(principal, key)
-        return (await self._render([device]))[0]
+        return (await self._render([device], principal))[0]
 
     async def list_visible(self, principal: Principal) -> list[DeviceOut]:
         """The devices the principal owns or that are shared with one of its groups (every
         device, for an admin): `OWN_OR_SHARED`, so other people's public devices are left out."""
-        return await self._render(await self.repo.allowed(principal, OWN_OR_SHARED))
+        return await self._render(await self.repo.allowed(principal, OWN_OR_SHARED), principal)
 
     async def changeable_keys(self, principal: Principal) -> list[str]:
         """Keys of every device the principal may change (an MQTT client's topics)."""
@@ -224,13 +224,13 @@ class DevicesService:
     async def list_shared_with(self, principal: Principal, group_id: int) -> list[DeviceOut]:
         """The devices shared with a group that the principal may read. Whether the principal
         may see the group at all is the groups service's to decide."""
-        return await self._render(await self.repo.shared_with(principal, group_id))
+        return await self._render(await self.repo.shared_with(principal, group_id), principal)
 
     async def search(self, principal: Principal | None, query: ListQuery) -> Page[DeviceOut]:
         """A page of the devices the principal may read (anonymous: public ones), filtered and
         sorted by `query` over the fields of `_LIST_COLUMNS`."""
         devices, total = await self.repo.search(principal, query, _LIST_COLUMNS)
-        return Page(items=await self._render(devices), total=total, query=query)
+        return Page(items=await self._render(devices, principal), total=total, query=query)
 
     async def readable_ids_by_owner(
         self, principal: Principal | None, owner_ids: Sequence[int]
@@ -242,7 +242,7 @@ class DevicesService:
         device = await self.repo.by_id(device_id)
         if device is None or not await self._allows(READABLE, principal, device):
             raise NotFound(entity="device", key=device_id, field="id")
-        return (await self._render([device]))[0]
+        return (await self._render([device], principal))[0]
 
     async def virtual_devices(self) -> list[VirtualDevice]:
         return [
@@ -254,12 +254,29 @@ class DevicesService:
             for d in await self.repo.virtual_devices()
         ]
 
-    async def _render(self, devices: Sequence[Device]) -> list[DeviceOut]:
+    async def _render(
+        self, devices: Sequence[Device], viewer: Principal | None
+    ) -> list[DeviceOut]:
+        """Devices as `viewer` may see them: the exact location of an imprecise device, and
+        whether it sees the owner's private settings (`authorized`), are its owner's and the
+        admins' only (CONTROLLABLE: not even a group administrator's)."""
         ids = [d.id for d in devices]
         children = await self.repo.children_keys(ids)
         parents = await self.repo.keys_by_id([d.parent_id for d in devices if d.parent_id])
         types = await self.repo.type_names([d.type_id for d in devices if d.type_id])
         now = utcnow()
+        authorized = {
+            d.id: CONTROLLABLE.allows(viewer, Facts(owner_id=d.owner_id)) for d in devices
+        }
+        shown = {
+            d.id: shown_coordinates(
+                d.latitude,
+                d.longitude,
+                precise=d.precise_location,
+                exact_for_viewer=authorized[d.id],
+            )
+            for d in devices
+        }
         return [
             DeviceOut(
                 id=d.id,
@@ -288,8 +305,9 @@ class DevicesService:
                 last_seen_at=d.last_seen_at,
                 deployed=d.deployed,
                 public=d.public,
-                latitude=d.latitude,
-                longitude=d.longitude,
+                latitude=shown[d.id][0],
+                longitude=shown[d.id][1],
+                authorized=authorized[d.id],
                 elevation=d.elevation,
                 city=d.city,
                 country_code=d.country_code,
@@ -319,7 +337,7 @@ class DevicesService:
         device.virtual = data.virtual_interval_s is not None
         await self.repo.add(device)
         self._publish(DeviceCreated(device.id, device.key, device.owner_id))
-        return (await self._render([device]))[0]
+        return (await self._render([device], principal))[0]
 
     async def update(self, principal: Principal, key: str, data: DeviceUpdate) -> DeviceOut:
         controls = bool(data.model_fields_set & _OWNER_FIELDS)
@@ -328,7 +346,7 @@ class DevicesService:
         device.updated_at = utcnow()
         await self.repo.session.flush()
         self._publish(DeviceUpdated(device.id, device.key, tuple(sorted(data.model_fields_set))))
-        return (await self._render([device]))[0]
+        return (await self._render([device], principal))[0]
 
     async def _apply(
         self, principal: Principal, device: Device, data: DeviceFields, fields: set[str]
@@ -560,4 +578,5 @@ class DevicesService:
         `/add`); the caller decides what that MAC address may do."""
         mac = mac_address.strip().lower().replace("-", ":")
         device = await self.repo.by_mac_address(mac) if mac else None
-        return None if device is None else (await self._render([device]))[0]
+        # The caller found it by what the device itself sent: it acts as the platform.
+        return None if device is None else (await self._render([device], SYSTEM))[0]

@@ -17,7 +17,6 @@ import pygeohash
 
 from thingport.core.accounts.schemas import Principal
 from thingport.core.catalog.schemas import SensorOut
-from thingport.core.devices.privacy import shown_coordinates
 from thingport.core.devices.schemas import DeviceOut
 from thingport.dialects.smartcitizen.render import FILTERED, country_name, iso, iso_ms, place_json
 
@@ -56,22 +55,12 @@ class SensorValue:
     last_ts_ms: int | None
 
 
-def may_see_private(viewer: Principal | None, device: DeviceOut) -> bool:
-    return viewer is not None and (viewer.is_admin or viewer.user_id == device.owner_id)
 
 
-def _coordinates(device: DeviceOut, authorized: bool) -> tuple[float | None, float | None]:
-    return shown_coordinates(
-        device.latitude,
-        device.longitude,
-        precise=device.precise_location,
-        exact_for_viewer=authorized,
-    )
-
-
-def location_json(device: DeviceOut, authorized: bool) -> dict[str, Any]:
-    """The live service's `location`: keys without a value are left out."""
-    latitude, longitude = _coordinates(device, authorized)
+def location_json(device: DeviceOut) -> dict[str, Any]:
+    """The live service's `location`: keys without a value are left out. The coordinates are
+    as the core showed them to the viewer (rounded, for an imprecise device not its own)."""
+    latitude, longitude = device.latitude, device.longitude
     geohash = (
         pygeohash.encode(latitude, longitude, precision=10)
         if latitude is not None and longitude is not None
@@ -165,8 +154,8 @@ def device_json(
     with_owner: bool = True,
     with_data: bool = True,
 ) -> dict[str, Any]:
-    authorized = may_see_private(viewer, device)
-    location = location_json(device, authorized)
+    authorized = device.authorized  # the core decides, and rounded the location already
+    location = location_json(device)
     last_ts = max((s.last_ts_ms for s in sensors if s.last_ts_ms is not None), default=None)
     body: dict[str, Any] = {
         "id": device.id,
@@ -239,7 +228,7 @@ def world_map_json(
     sensors: list[SensorValue],
 ) -> dict[str, Any]:
     """The world map's summary: the seed's fields plus the live service's; never private."""
-    location = location_json(device, authorized=False)
+    location = location_json(device)  # listed for anonymous: never exact
     last_ts = max((s.last_ts_ms for s in sensors if s.last_ts_ms is not None), default=None)
     data: dict[str, Any] = {}
     for sensor in sensors:
