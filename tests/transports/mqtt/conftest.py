@@ -7,7 +7,11 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from thingport.platform import Platform
 from thingport.transports.mqtt.bridge import ExternalBroker
@@ -15,6 +19,21 @@ from thingport.transports.mqtt.bridge import ExternalBroker
 MOSQUITTO_HOST = os.environ.get("THINGPORT_TEST_MQTT_HOST", "127.0.0.1")
 MOSQUITTO_PORT = int(os.environ.get("THINGPORT_TEST_MQTT_PORT", "1883"))
 MOSQUITTO_URL = f"mqtt://{MOSQUITTO_HOST}:{MOSQUITTO_PORT}"
+
+
+def end_broker_session(client_id: str) -> None:
+    """Drop a stopped worker's persistent session, or the broker keeps queueing for it."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    # A clean start discards the stored session and the expiry of 0 ends the new one when it
+    # disconnects: nothing to time, the broker reads CONNECT before DISCONNECT.
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = 0
+    client.connect(MOSQUITTO_HOST, MOSQUITTO_PORT, clean_start=True, properties=properties)
+    client.loop_start()
+    try:
+        client.disconnect()
+    finally:
+        client.loop_stop()
 
 
 @pytest.fixture(scope="session")

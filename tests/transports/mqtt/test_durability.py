@@ -24,12 +24,10 @@ import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
 from tests.conftest import _free_port
-from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
+from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, end_broker_session
 from thingport.core.accounts.schemas import Principal, UserCreate
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.platform import Platform
@@ -139,19 +137,4 @@ async def test_sigkill_during_a_storm_loses_no_acknowledged_point(
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
-        _end_session(client_id)
-
-
-def _end_session(client_id: str) -> None:
-    """Drop the platform's persistent session, or the broker keeps queueing for it."""
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
-    # A clean start discards the stored session and the expiry of 0 ends the new one when it
-    # disconnects: nothing to time, the broker reads CONNECT before DISCONNECT.
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = 0
-    client.connect(MOSQUITTO_HOST, MOSQUITTO_PORT, clean_start=True, properties=properties)
-    client.loop_start()
-    try:
-        client.disconnect()
-    finally:
-        client.loop_stop()
+        end_broker_session(client_id)

@@ -25,16 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as paho
 import pytest
 from cayenne.client import CayenneMQTTClient  # type: ignore[import-untyped]
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
 from tests.conftest import _free_port, _truncate, make_account
-from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT
+from tests.transports.mqtt.conftest import MOSQUITTO_HOST, MOSQUITTO_PORT, end_broker_session
 from tests.transports.mqtt.test_bridge import _wait_for
 from thingport.core.devices.schemas import DeviceCreate
 from thingport.platform import Platform
@@ -104,17 +100,7 @@ def _stop(worker: Worker) -> None:
         except subprocess.TimeoutExpired:
             worker.process.kill()
             worker.process.wait(10)
-    ender = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id=worker.client_id, protocol=paho.MQTTv5
-    )
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = 0
-    ender.connect(MOSQUITTO_HOST, MOSQUITTO_PORT, clean_start=True, properties=properties)
-    ender.loop_start()
-    try:
-        ender.disconnect()
-    finally:
-        ender.loop_stop()
+    end_broker_session(worker.client_id)
 
 
 @pytest.fixture
